@@ -1,0 +1,89 @@
+"""One upstream server as the balancer sees it: its configured parameters plus observed state.
+
+Configured values start from the `ServerSpec` but can be changed live (NGINX Plus API PATCH),
+so they are copied into mutable fields. Observed state (passive failures, health, counters)
+is kept across configuration reloads for servers that are still configured (keyed by
+upstream name + `spec.address` + backup flag).
+
+Pure data: no I/O, no asyncio. Times are monotonic seconds supplied by the caller (`now`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hotdeploy.config.model import ServerSpec
+
+HealthState = Literal["healthy", "unhealthy", "checking"]
+
+
+@dataclass(slots=True, eq=False)
+class Peer:
+    spec: ServerSpec
+    id: int  # stable API id within its upstream (NGINX Plus `id`)
+
+    # --- configured (mutable via the API) ---------------------------------------------------
+    weight: int = 1
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+    max_conns: int = 0
+    backup: bool = False
+    down: bool = False
+    slow_start: float = 0.0
+
+    # --- smooth weighted round robin (ngx_http_upstream_round_robin.c) -----------------------
+    current_weight: int = 0
+    effective_weight: int = 1
+
+    # --- in flight ----------------------------------------------------------------------------
+    conns: int = 0  # requests/tunnels currently using this peer ("active" in the API)
+
+    # --- passive health (nginx's fails / accessed / checked) --------------------------------
+    fails: int = 0
+    accessed: float = 0.0  # time of the last failure
+    checked: float = 0.0  # time the peer was last allowed a probe / last failure
+
+    # --- active health and drain (NGINX Plus) ----------------------------------------------
+    health: HealthState = "healthy"
+    draining: bool = False
+    slow_start_began: float | None = None  # when the weight ramp started (recovery or add)
+
+    # --- statistics (NGINX Plus API) --------------------------------------------------------
+    requests: int = 0
+    responses: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0])  # 1xx..5xx, total
+    sent: int = 0
+    received: int = 0
+    fails_total: int = 0  # API "fails": all failed attempts
+    unavail: int = 0  # API "unavail": times it became unavailable (max_fails reached)
+    downtime: float = 0.0  # seconds spent not "up", accumulated
+    downstart: float | None = None  # when the current non-up period started (monotonic)
+    selected: float | None = None  # wall-clock time of the last selection (API "selected")
+    hc_checks: int = 0
+    hc_fails: int = 0
+    hc_unhealthy: int = 0
+    hc_last_passed: bool | None = None
+
+    @classmethod
+    def from_spec(cls, spec: ServerSpec, peer_id: int) -> Peer:
+        return cls(
+            spec=spec,
+            id=peer_id,
+            weight=spec.weight,
+            max_fails=spec.max_fails,
+            fail_timeout=spec.fail_timeout,
+            max_conns=spec.max_conns,
+            backup=spec.backup,
+            down=spec.down,
+            slow_start=spec.slow_start,
+            effective_weight=spec.weight,
+        )
+
+    @property
+    def address(self) -> str:
+        return self.spec.address
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        """Identity across reloads: the same address in the same role keeps its state."""
+        return (self.spec.address, self.backup)
