@@ -62,6 +62,10 @@ DEFAULT_PROXY_NEXT_UPSTREAM = ("error", "timeout")
 DEFAULT_PROXY_NEXT_UPSTREAM_TRIES = 0  # 0 = no limit
 DEFAULT_PROXY_NEXT_UPSTREAM_TIMEOUT = 0.0  # 0 = no limit
 DEFAULT_PROXY_BUFFER_SIZE = 8 * 1024
+# nginx's default `proxy_buffers 8 4k` (one memory page each): only used to reproduce its
+# check that proxy_buffer_size is at most 14k ("proxy_busy_buffers_size" must be less ...).
+DEFAULT_PROXY_BUFFERS_NUMBER = 8
+DEFAULT_PROXY_BUFFERS_SIZE = 4 * 1024
 # Response bytes held for a slow client before the upstream is paused (proxy_buffers 8 8k
 # plus proxy_busy_buffers: nginx would spill to a temp file beyond this; we apply back-pressure).
 DEFAULT_PROXY_BUFFERED_LIMIT = 64 * 1024
@@ -89,5 +93,48 @@ HEALTH_CHECK_BODY_LIMIT = 256 * 1024  # match `body` tests read at most this muc
 API_VERSION = 9
 API_VERSIONS = tuple(range(1, API_VERSION + 1))
 
+# --- Prometheus metrics (hotdeploy `metrics;` location) -------------------------------------------
+# Upper bounds (seconds) of the upstream response time histogram; +Inf is implied.
+UPSTREAM_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                            5.0, 10.0)
+
 # --- graceful shutdown ----------------------------------------------------------------------------
 DEFAULT_QUIT_TIMEOUT = 30.0  # SIGQUIT: how long in-flight requests may take before we exit anyway
+
+# --- control plane: hotdeploy.toml (issue 4) -------------------------------------------------------
+PROJECT_FILE = "hotdeploy.toml"
+PROJECT_STATE_DIR = ".hotdeploy"  # beside the project file: state, sockets, logs, nginx.conf
+PROJECT_LISTEN = "127.0.0.1:8080"
+PROJECT_ADMIN_LISTEN = "127.0.0.1:0"  # 0 = a free loopback port chosen at `up`
+PROJECT_HEALTH_URI = "/health"
+PROJECT_HEALTH_INTERVAL = 1.0  # faster than NGINX Plus's 5s so deploys are not gated for long
+PROJECT_MAX_FAILS = 3  # the seed's configurations
+PROJECT_FAIL_TIMEOUT = 30.0
+PROJECT_UPSTREAM_KEEPALIVE = 64  # >= concurrent clients, or upstream connections churn
+PROJECT_VERSION = "0.0.0"
+DEPLOY_DRAIN_TIMEOUT = 30.0
+DEPLOY_HEALTH_TIMEOUT = 60.0
+BLUE_GREEN_KEEP = 60.0  # the old colour stays running (idle) this long so rollback is instant
+CANARY_STEPS = (10, 50, 100)
+CANARY_PAUSE = 10.0
+CANARY_MAX_ERROR_INCREASE = 0.05  # 5 percentage points of 5xx above the baseline
+CANARY_MAX_LATENCY_RATIO = 2.0
+CANARY_MIN_REQUESTS = 20  # fewer canary requests than this in a step: no latency verdict
+INSTANCE_STOP_GRACE = 10.0  # SIGTERM, then SIGKILL after this
+RESTART_BACKOFF_BASE = 0.5
+RESTART_BACKOFF_MAX = 30.0
+RESTART_MAX = 5  # crashes within RESTART_WINDOW before an instance is reported, not restarted
+RESTART_WINDOW = 60.0
+CONTROL_SOCKET = "control.sock"
+CONTROL_POLL_INTERVAL = 0.25  # supervisor: how often instance liveness is checked
+
+# --- balancer (hotdeploy's own choices) ----------------------------------------------------------
+# NGINX Plus `slow_start`: a recovering server's weight ramps linearly from 0 to nominal; we
+# start the ramp at this fraction of the nominal weight so the server gets a minimal share
+# (and a first request that proves it works) from the moment it is back.
+SLOW_START_MIN_FRACTION = 0.05
+# When no server of an upstream is eligible, old nginx (and NGINX-SEMANTICS.md) resets every
+# server's failure counter ("mark them as live for quick recovery") so the next request tries
+# again at once. nginx 1.22.1, observed here, no longer does: it answers "no live upstreams" until
+# fail_timeout has passed. True = the quick-recovery rule (PeerGroup.reset_on_no_live).
+NO_LIVE_UPSTREAMS_RESETS_FAILS = True

@@ -34,7 +34,7 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Var:
-    """A variable reference inside a complex value, e.g. `$http_x_real_ip` -> name `http_x_real_ip`."""
+    """A variable reference inside a complex value: `$http_x_real_ip` -> `http_x_real_ip`."""
 
     name: str
 
@@ -116,7 +116,7 @@ class UpstreamConfig:
     keepalive_time: float = d.DEFAULT_UPSTREAM_KEEPALIVE_TIME
     keepalive_timeout: float = d.DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT
     zone: str | None = None
-    state_file: str | None = None  # NGINX Plus `state FILE;` (absolute path after prefix resolution)
+    state_file: str | None = None  # NGINX Plus `state FILE;` (absolute, resolved on the prefix)
     # hotdeploy extension `backup_mode balanced|ordered;`: nginx balances among backups
     # ("balanced", the default); "ordered" sends everything to the first available backup in
     # definition order, as the seed's active-passive text describes.
@@ -139,7 +139,8 @@ class StatusTest:
 
 @dataclass(frozen=True, slots=True)
 class HeaderTest:
-    """`header H = v;` `header H != v;` `header H ~ re;` `header H !~ re;` `header H;` `header ! H;`."""
+    """`header H = v;` `header H != v;` `header H ~ re;` `header H !~ re;` `header H;`
+    `header ! H;`."""
 
     name: str  # lower-case
     op: Literal["present", "absent", "=", "!=", "~", "!~"]
@@ -217,6 +218,7 @@ class ProxyPass:
     proxy_host: str  # value of $proxy_host: "backend" or "127.0.0.1:8080"
     uri: str | None
     has_variables: bool = False
+    port: int = 80  # value of $proxy_port: the port written in proxy_pass, 80 by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,3 +390,4 @@ class MainConfig:
     worker_processes: int = d.DEFAULT_WORKER_PROCESSES
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
     files: tuple[str, ...] = ()  # every file read (main + includes), for `-T`
+    file_texts: tuple[str, ...] = ()  # their text as read, parallel to `files` (for `-T`)

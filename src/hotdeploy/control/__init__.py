@@ -1,0 +1,1 @@
+"""The control plane: one control process per project, reached through a Unix socket."""

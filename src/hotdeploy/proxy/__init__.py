@@ -1,0 +1,1 @@
+"""The HTTP data path: client connections, proxying to upstreams, retries, logs."""

@@ -10,10 +10,12 @@ Pure data: no I/O, no asyncio. Times are monotonic seconds supplied by the calle
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Literal
 
 from hotdeploy.config.model import ServerSpec
+from hotdeploy.defaults import UPSTREAM_LATENCY_BUCKETS
 
 HealthState = Literal["healthy", "unhealthy", "checking"]
 
@@ -33,7 +35,8 @@ class Peer:
     slow_start: float = 0.0
 
     # --- smooth weighted round robin (ngx_http_upstream_round_robin.c) -----------------------
-    current_weight: int = 0
+    # float: slow start feeds fractional weights (hotdeploy; nginx's are integers)
+    current_weight: float = 0
     effective_weight: int = 1
 
     # --- in flight ----------------------------------------------------------------------------
@@ -63,6 +66,19 @@ class Peer:
     hc_fails: int = 0
     hc_unhealthy: int = 0
     hc_last_passed: bool | None = None
+
+    # --- hotdeploy metrics (admin/metrics.py reads them; the proxy fills them) ---------------
+    retries: int = 0  # failed attempts on this peer that were passed to the next server
+    # Upstream response time histogram: counts per bucket of UPSTREAM_LATENCY_BUCKETS (+Inf last)
+    latency_buckets: list[int] = field(
+        default_factory=lambda: [0] * (len(UPSTREAM_LATENCY_BUCKETS) + 1)
+    )
+    latency_sum: float = 0.0
+
+    def observe_latency(self, seconds: float) -> None:
+        """Record one upstream response time (the proxy calls this once per attempt)."""
+        self.latency_buckets[bisect_left(UPSTREAM_LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
 
     @classmethod
     def from_spec(cls, spec: ServerSpec, peer_id: int) -> Peer:

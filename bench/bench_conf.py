@@ -1,0 +1,109 @@
+"""The two configuration files of a benchmark run.
+
+`proxy.conf` is the ONE nginx.conf that both proxies read with the same flags
+(`nginx -c FILE -p DIR` and `hotdeploy lb -c FILE -p DIR`), so they do the same work.
+`backends.conf` runs the two backends as one nginx with one worker answering from memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKEND_BODY = "ok, hotdeploy bench backend\n"
+
+# High enough that neither side closes a keep-alive connection during a run: with nginx's
+# default of 1000, every wrk connection would be re-opened every 1000 requests and the
+# figures would measure connection set-up instead of proxying.
+KEEPALIVE_REQUESTS = 1_000_000
+
+# Upstream `keepalive` must be at least the number of concurrent clients, or upstream
+# connections churn (nginx with keepalive 32 at 64 clients lost 30-50% of its throughput).
+UPSTREAM_KEEPALIVE = 256
+
+# Room for 1,000 idle clients plus their upstream connections, with margin.
+WORKER_CONNECTIONS = 4096
+
+
+@dataclass(frozen=True)
+class Ports:
+    proxy: int
+    backend_a: int
+    backend_b: int
+
+
+def proxy_conf(ports: Ports) -> str:
+    """nginx.conf for the proxy under test: upstream of both backends, keep-alive both ways."""
+    return f"""# Written by bench/run.py: read by both `nginx` and `hotdeploy lb`.
+worker_processes 1;
+daemon off;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+
+events {{
+    worker_connections {WORKER_CONNECTIONS};
+}}
+
+http {{
+    access_log off;
+    keepalive_requests {KEEPALIVE_REQUESTS};
+
+    upstream backend {{
+        server 127.0.0.1:{ports.backend_a};
+        server 127.0.0.1:{ports.backend_b};
+        keepalive {UPSTREAM_KEEPALIVE};
+        keepalive_requests {KEEPALIVE_REQUESTS};
+    }}
+
+    server {{
+        listen 127.0.0.1:{ports.proxy};
+
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+def backends_conf(ports: Ports) -> str:
+    """Two backends in one nginx worker: answering from memory costs a few microseconds,
+    far less than proxying, so the backends are never the bottleneck being measured."""
+    servers = "\n".join(
+        f"""    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            return 200 "{BACKEND_BODY.strip()}\\n";
+        }}
+    }}"""
+        for port in (ports.backend_a, ports.backend_b)
+    )
+    return f"""# Written by bench/run.py: the two benchmark backends.
+worker_processes 1;
+daemon off;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+
+events {{
+    worker_connections {WORKER_CONNECTIONS};
+}}
+
+http {{
+    access_log off;
+    keepalive_requests {KEEPALIVE_REQUESTS};
+    default_type text/plain;
+
+{servers}
+}}
+"""
+
+
+def write_prefix(root: Path, name: str, text: str) -> tuple[Path, Path]:
+    """Create prefix ROOT/NAME with logs/ (nginx needs it) and ROOT/NAME/nginx.conf."""
+    prefix = root / name
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(text)
+    return conf, prefix

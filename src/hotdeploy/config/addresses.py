@@ -1,0 +1,64 @@
+"""Host and port parsing and name resolution shared by `listen` and upstream `server`."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+
+def split_host_port(text: str) -> tuple[str, str | None]:
+    """`[::1]:80` -> ("::1", "80"); `host:80` -> ("host", "80"); `host` -> ("host", None)."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(text)
+        host, rest = text[1:end], text[end + 1 :]
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ValueError(text)
+        return host, rest[1:]
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, port
+    if ":" in text:
+        raise ValueError(text)  # a bare IPv6 address must be bracketed
+    return text, None
+
+
+def valid_port(text: str) -> int | None:
+    if not text.isdigit():
+        return None
+    port = int(text)
+    return port if 1 <= port <= 65535 else None
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address of `host`, in resolver order, without duplicates (nginx creates one
+    peer per address). Raises OSError when the name does not resolve."""
+    if is_ip(host):
+        return [str(ipaddress.ip_address(host))]
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    out: list[str] = []
+    for family, _, _, _, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        addr = str(sockaddr[0])
+        if addr not in out:
+            out.append(addr)
+    if not out:
+        raise OSError(f"no address for {host}")
+    return out
+
+
+def key_text(host: str, port: int) -> str:
+    """nginx's spelling of a socket address in messages: `0.0.0.0:80`, `[::1]:80`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

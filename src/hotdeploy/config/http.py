@@ -1,0 +1,176 @@
+"""The `http` block: parse it in order (as nginx does), resolve upstream references at the
+end (an upstream may be defined after the proxy_pass that names it), then merge settings
+down http -> server -> location into the frozen model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hotdeploy import defaults as d
+from hotdeploy.config import settings
+from hotdeploy.config import values as v
+from hotdeploy.config.addresses import key_text
+from hotdeploy.config.health import HealthCheckDraft, parse_match
+from hotdeploy.config.listen import ListenRegistry, default_listen
+from hotdeploy.config.locations import LocationDraft, ProxyPassRef
+from hotdeploy.config.model import (
+    HealthCheckConfig,
+    HttpConfig,
+    LocationConfig,
+    LogFormat,
+    MatchConfig,
+    ProxyPass,
+    ServerConfig,
+    UpstreamConfig,
+)
+from hotdeploy.config.reader import Node, ReadState
+from hotdeploy.config.servers import ServerDraft, parse_server
+from hotdeploy.config.upstream import implicit_upstream, parse_upstream
+from hotdeploy.config.variables import compile_template
+from hotdeploy.errors import ConfigError
+
+_ESCAPES = ("default", "json", "none")
+
+
+@dataclass(slots=True)
+class _Http:
+    env: settings.Env
+    state: ReadState
+    level: v.Level = field(default_factory=v.Level)
+    upstreams: dict[str, UpstreamConfig] = field(default_factory=dict)
+    upstream_nodes: dict[str, Node] = field(default_factory=dict)
+    matches: dict[str, MatchConfig] = field(default_factory=dict)
+    servers: list[ServerDraft] = field(default_factory=list)
+    listens: ListenRegistry = field(default_factory=ListenRegistry)
+
+
+def _log_format(node: Node, formats: dict[str, LogFormat]) -> None:
+    name, parts = node.args[0], node.args[1:]
+    escape = "default"
+    if parts[0].startswith("escape="):
+        escape = parts[0][7:]
+        if escape not in _ESCAPES:
+            raise node.error(f'unknown log format escaping "{escape}"')
+        parts = parts[1:]
+        if not parts:
+            raise node.error(f'invalid number of arguments in "{node.name}" directive')
+    if name in formats:
+        raise node.error(f'duplicate "log_format" name "{name}"')
+    formats[name] = LogFormat(name, compile_template("".join(parts), node.source), escape)
+
+
+def _http_directive(child: Node, h: _Http) -> None:
+    if child.name == "server":
+        h.servers.append(parse_server(child, len(h.servers), h.env, h.listens))
+    elif child.name == "upstream":
+        name = child.args[0]
+        if name.lower() in h.upstream_nodes:
+            raise child.error(f'duplicate upstream "{name}"')
+        h.upstream_nodes[name.lower()] = child
+        h.upstreams[name] = parse_upstream(child, h.env, h.state)
+    elif child.name == "match":
+        if child.args[0] in h.matches:
+            raise child.error(f'duplicate match "{child.args[0]}"')
+        h.matches[child.args[0]] = parse_match(child)
+    elif child.name == "log_format":
+        _log_format(child, h.env.log_formats)
+    elif not settings.apply(child, h.level, h.env):
+        raise child.error(f'"{child.name}" directive is not allowed here')
+
+
+# --- upstream references ----------------------------------------------------------------------
+
+
+class _Resolver:
+    """Turns proxy_pass targets into upstream names, as ngx_http_upstream_add does."""
+
+    def __init__(self, h: _Http) -> None:
+        self.h = h
+        self.by_lower = {name.lower(): name for name in h.upstreams}
+
+    def proxy_pass(self, ref: ProxyPassRef) -> ProxyPass:
+        explicit = self.by_lower.get(ref.host.lower())
+        if explicit is not None:
+            if ref.port is not None:
+                raise ref.node.error(f'upstream "{explicit}" may not have port {ref.port}')
+            return ProxyPass(ref.node.args[0], "http", explicit, ref.authority, ref.uri)
+        port = ref.port if ref.port is not None else d.DEFAULT_UPSTREAM_PORT
+        name = key_text(ref.host, port)
+        if name not in self.h.upstreams:
+            self.h.upstreams[name] = implicit_upstream(ref.authority, ref.host, port, ref.node)
+        # $proxy_host leaves out the default port (ngx_http_proxy_set_vars).
+        proxy_host = ref.authority
+        if ref.port == d.DEFAULT_UPSTREAM_PORT:
+            proxy_host = ref.authority[: -len(f":{port}")]
+        return ProxyPass(ref.node.args[0], "http", name, proxy_host, ref.uri, port=port)
+
+
+# --- building the model ------------------------------------------------------------------------
+
+
+def _health_check(draft: HealthCheckDraft, pp: ProxyPass | None, eff: settings.Effective,
+                  matches: dict[str, MatchConfig]) -> HealthCheckConfig:
+    if pp is None:
+        raise draft.node.error('"health_check" requires "proxy_pass" to an upstream group')
+    match = None
+    if draft.match_name is not None:
+        match = matches.get(draft.match_name)
+        if match is None:
+            raise draft.node.error(f'match "{draft.match_name}" not found')
+    proxy = eff.settings.proxy
+    host = next((t for n, t in proxy.set_headers if n.lower() == "host"), None)
+    return HealthCheckConfig(
+        upstream=pp.upstream, match=match, connect_timeout=proxy.connect_timeout,
+        read_timeout=proxy.read_timeout, host_header=host, source=draft.node.source,
+        **draft.params,
+    )
+
+
+def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> LocationConfig:
+    eff = settings.merge(parent, loc.level)
+    pp = r.proxy_pass(loc.proxy_pass) if loc.proxy_pass is not None else None
+    checks = tuple(_health_check(hc, pp, eff, r.h.matches) for hc in loc.health_checks)
+    return LocationConfig(
+        modifier=loc.modifier,  # type: ignore[arg-type]
+        path=loc.path, regex=loc.regex, settings=eff.settings, proxy_pass=pp,
+        return_=loc.return_, health_checks=checks, api_write=loc.api_write,
+        metrics=loc.metrics, locations=tuple(_location(c, eff, r) for c in loc.children),
+        source=loc.node.source,
+    )
+
+
+def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> ServerConfig:
+    eff = settings.merge(http_eff, srv.level)
+    extra = eff.server
+    return ServerConfig(
+        listens=tuple(srv.listens) or (default_listen(),),
+        server_names=tuple(srv.names) or ("",),
+        settings=eff.settings,
+        client_header_timeout=extra.get("client_header_timeout",
+                                        d.DEFAULT_CLIENT_HEADER_TIMEOUT),
+        client_header_buffer_size=extra.get("client_header_buffer_size",
+                                            d.DEFAULT_CLIENT_HEADER_BUFFER_SIZE),
+        large_client_header_buffers=extra.get("large_client_header_buffers",
+                                              d.DEFAULT_LARGE_CLIENT_HEADER_BUFFERS),
+        return_=srv.return_,
+        locations=tuple(_location(loc, eff, r) for loc in srv.locations),
+        source=srv.node.source,
+    )
+
+
+def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
+    assert node.children is not None
+    h = _Http(env, state)
+    for child in node.children:
+        _http_directive(child, h)
+    for name, upstream in h.upstreams.items():
+        if not upstream.servers and upstream.state_file is None:
+            node = h.upstream_nodes[name.lower()]
+            # nginx notices when the block closes, and reports the line of its "}".
+            raise ConfigError("no servers are inside upstream", node.file, node.end_line)
+    resolver = _Resolver(h)
+    access_log = env.path(d.DEFAULT_ACCESS_LOG_PATH)
+    http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
+    servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
+    return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
+                      log_formats=dict(env.log_formats))

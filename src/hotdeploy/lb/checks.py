@@ -1,0 +1,47 @@
+"""Warnings `-t` prints for configurations that are valid but probably not what was meant. Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hotdeploy.config.model import LocationConfig, MainConfig
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _walk(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
+    found: list[LocationConfig] = []
+    for location in locations:
+        found.append(location)
+        found.extend(_walk(location.locations))
+    return found
+
+
+def config_warnings(config: MainConfig) -> list[str]:
+    warnings: list[str] = []
+    if config.worker_processes not in (0, 1):
+        # We run one event loop; say so rather than pretend to honour the number.
+        warnings.append(
+            f'"worker_processes {config.worker_processes}" is served by one process '
+            "(hotdeploy keeps one upstream state; nginx would share it through a zone)"
+        )
+    if config.http is None:
+        return warnings
+    for server in config.http.servers:
+        public = [lst for lst in server.listens if not _is_loopback(lst.host)]
+        if not public:
+            continue
+        for location in _walk(server.locations):
+            if location.api_write and not location.settings.access_rules:
+                source = location.source
+                where = f" in {source.file}:{source.line}" if source else ""
+                addr = f"{public[0].host}:{public[0].port}"
+                warnings.append(
+                    f'writable "api" is reachable from {addr} without "allow"/"deny"{where}'
+                )
+    return warnings

@@ -1,0 +1,79 @@
+"""Listening sockets, bound once and kept across reloads.
+
+A reload must never refuse a connection, so sockets whose address is still configured are
+reused as they are (the kernel keeps queueing connections while the configuration is switched);
+only new addresses are bound and only vanished ones closed.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+
+from hotdeploy.config.model import Listen, MainConfig
+from hotdeploy.errors import HotdeployError
+
+ListenKey = tuple[str, int]
+
+
+def configured_listens(config: MainConfig) -> dict[ListenKey, Listen]:
+    """One Listen per distinct address:port (the first one written carries the options)."""
+    found: dict[ListenKey, Listen] = {}
+    if config.http is None:
+        return found
+    for server in config.http.servers:
+        for listen in server.listens:
+            found.setdefault(listen.key, listen)
+    return found
+
+
+def bind(listen: Listen) -> socket.socket:
+    family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(listen.ipv6only))
+        sock.bind((listen.host, listen.port))
+        sock.listen(listen.backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        host = f"[{listen.host}]" if ":" in listen.host else listen.host
+        # nginx: bind() to 0.0.0.0:80 failed (98: Address already in use)
+        raise HotdeployError(
+            f"bind() to {host}:{listen.port} failed ({exc.errno}: {exc.strerror})"
+        ) from exc
+    return sock
+
+
+class ListenerSet:
+    """The bound sockets by address; `update` binds new ones and returns the ones to close."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[ListenKey, socket.socket] = {}
+
+    def update(self, wanted: Iterable[Listen]) -> tuple[list[Listen], list[ListenKey]]:
+        wanted_by_key = {listen.key: listen for listen in wanted}
+        added: list[Listen] = []
+        try:
+            for key, listen in wanted_by_key.items():
+                if key not in self.sockets:
+                    self.sockets[key] = bind(listen)
+                    added.append(listen)
+        except HotdeployError:
+            # All or nothing: a reload that cannot bind keeps the old set intact.
+            for listen in added:
+                self.sockets.pop(listen.key).close()
+            raise
+        removed = [key for key in self.sockets if key not in wanted_by_key]
+        return added, removed
+
+    def close(self, key: ListenKey) -> None:
+        sock = self.sockets.pop(key, None)
+        if sock is not None:
+            sock.close()
+
+    def close_all(self) -> None:
+        for key in list(self.sockets):
+            self.close(key)

@@ -1,0 +1,231 @@
+"""The hotdeploy.toml model (pydantic v2): every key typed, unknown keys rejected.
+
+Defaults are the named constants of `hotdeploy.defaults`. Durations accept nginx's units
+("30s", "500ms") and are stored as float seconds. Cross-field rules (unique routes, one of
+`app`/`command`, backups need a primary) live in validators here so that every caller --
+CLI, control process, tests -- sees the same errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from hotdeploy import defaults as d
+from hotdeploy.project.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
+BalancerStrategy = Literal["active-active", "active-active-health", "active-passive"]
+Method = Literal["round_robin", "least_conn", "ip_hash", "hash", "random"]
+DeployStrategy = Literal["rolling", "blue-green", "canary"]
+_PATH = r"^/[A-Za-z0-9._~/-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSection(_Strict):
+    name: Name
+
+
+class HealthCheckSection(_Strict):
+    """Active checks (NGINX Plus `health_check`), run by the balancer on every instance."""
+
+    uri: Annotated[str, Field(pattern=_PATH)] = d.PROJECT_HEALTH_URI
+    interval: Duration = d.PROJECT_HEALTH_INTERVAL
+    fails: Annotated[int, Field(ge=1)] = d.DEFAULT_HEALTH_CHECK_FAILS
+    passes: Annotated[int, Field(ge=1)] = d.DEFAULT_HEALTH_CHECK_PASSES
+
+
+class BalancerSection(_Strict):
+    listen: str = d.PROJECT_LISTEN
+    strategy: BalancerStrategy = "active-active-health"
+    method: Method = "round_robin"
+    hash_key: str = "$remote_addr"  # only for method = "hash"
+    max_fails: Annotated[int, Field(ge=0)] = d.PROJECT_MAX_FAILS
+    fail_timeout: Duration = d.PROJECT_FAIL_TIMEOUT
+    health_check: HealthCheckSection = HealthCheckSection()
+    keepalive: Annotated[int, Field(ge=0)] = d.PROJECT_UPSTREAM_KEEPALIVE
+    slow_start: Duration = 0.0
+    # The admin API listener; port 0 picks a free loopback port when the balancer starts.
+    admin_listen: str = d.PROJECT_ADMIN_LISTEN
+
+    @field_validator("listen", "admin_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @model_validator(mode="after")
+    def _backup_needs_round_robin(self) -> BalancerSection:
+        # nginx: "backup" cannot be combined with hash, ip_hash and random balancing.
+        if self.strategy == "active-passive" and self.method not in ("round_robin", "least_conn"):
+            raise ValueError(
+                f"strategy \"active-passive\" needs method round_robin or least_conn "
+                f"(nginx does not allow backup servers with {self.method})"
+            )
+        return self
+
+
+class _Deployable(_Strict):
+    health: Annotated[str, Field(pattern=_PATH)] | None = None  # default: balancer's uri
+    instances: Annotated[int, Field(ge=1, le=64)] = 1
+    version: Annotated[str, Field(min_length=1)] = d.PROJECT_VERSION
+    env: dict[str, str] = {}
+    cwd: str | None = None  # relative to the project file; default: the project directory
+    strategy: DeployStrategy | None = None  # overrides [deploy].strategy for this one
+
+
+class ServiceSection(_Deployable):
+    """Decentralized: one component, deployed and scaled on its own."""
+
+    app: str | None = None  # "module:attr", an ASGI app run by the built-in runtime
+    command: str | None = None  # any executable; {port} and $PORT give its port
+    route: Annotated[str, Field(pattern=_PATH)] | None = None  # default "/<name>"
+
+    @field_validator("app")
+    @classmethod
+    def _app_ref(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_app_ref(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_entry_point(self) -> ServiceSection:
+        if (self.app is None) == (self.command is None):
+            raise ValueError("exactly one of \"app\" or \"command\" is required")
+        return self
+
+
+class UnitSection(_Deployable):
+    """Centralized: several artifacts mounted in one process, deployed together."""
+
+    artifacts: dict[str, str]
+
+    @field_validator("artifacts")
+    @classmethod
+    def _artifacts(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("expected at least one artifact: { name = \"module:app\" }")
+        for name, ref in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+                raise ValueError(f"artifact name {name!r}: expected lower-case letters/digits")
+            check_app_ref(ref)
+        return value
+
+
+class CanarySection(_Strict):
+    steps: tuple[Annotated[int, Field(ge=1, le=100)], ...] = d.CANARY_STEPS
+    pause: Duration = d.CANARY_PAUSE
+    # Roll back when the canary's 5xx rate exceeds the baseline's by more than this share.
+    max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = d.CANARY_MAX_ERROR_INCREASE
+    # ... or its mean response time is more than this many times the baseline's.
+    max_latency_ratio: Annotated[float, Field(gt=1)] = d.CANARY_MAX_LATENCY_RATIO
+    min_requests: Annotated[int, Field(ge=1)] = d.CANARY_MIN_REQUESTS
+
+    @field_validator("steps")
+    @classmethod
+    def _ascending(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or list(value) != sorted(set(value)) or value[-1] != 100:
+            raise ValueError("expected ascending percentages ending with 100, e.g. [10, 50, 100]")
+        return value
+
+
+class RestartSection(_Strict):
+    backoff: Duration = d.RESTART_BACKOFF_BASE
+    max_backoff: Duration = d.RESTART_BACKOFF_MAX
+    max_restarts: Annotated[int, Field(ge=0)] = d.RESTART_MAX
+    window: Duration = d.RESTART_WINDOW
+
+
+class DeploySection(_Strict):
+    strategy: DeployStrategy = "rolling"
+    max_surge: Annotated[int, Field(ge=0)] = 1
+    max_unavailable: Annotated[int, Field(ge=0)] = 0
+    drain_timeout: Duration = d.DEPLOY_DRAIN_TIMEOUT
+    health_timeout: Duration = d.DEPLOY_HEALTH_TIMEOUT
+    stop_grace: Duration = d.INSTANCE_STOP_GRACE
+    blue_green_keep: Duration = d.BLUE_GREEN_KEEP
+    canary: CanarySection = CanarySection()
+    restart: RestartSection = RestartSection()
+
+    @model_validator(mode="after")
+    def _progress_possible(self) -> DeploySection:
+        if self.max_surge + self.max_unavailable < 1:
+            raise ValueError("max_surge + max_unavailable must be at least 1 (or no step can run)")
+        return self
+
+
+class Project(_Strict):
+    project: ProjectSection
+    balancer: BalancerSection = BalancerSection()
+    services: dict[Name, ServiceSection] = {}
+    units: dict[Name, UnitSection] = {}
+    deploy: DeploySection = DeploySection()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Project:
+        both = set(self.services) & set(self.units)
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is both a service and a unit: names are shared")
+        if not self.services and not self.units:
+            raise ValueError("expected at least one [services.NAME] or [units.NAME] table")
+        seen: dict[str, str] = {}
+        for owner, routes in self.routes().items():
+            for route in routes:
+                if route in seen:
+                    raise ValueError(
+                        f"route {route!r} of {owner!r} is already used by {seen[route]!r}")
+                seen[route] = owner
+        if self.balancer.strategy == "active-passive":
+            for name, dep in self.deployables().items():
+                if dep.instances < 2:
+                    raise ValueError(
+                        f"{name!r}: active-passive needs instances >= 2 (a primary and a backup)"
+                    )
+        return self
+
+    def deployables(self) -> dict[str, ServiceSection | UnitSection]:
+        return {**self.services, **self.units}
+
+    def routes(self) -> dict[str, tuple[str, ...]]:
+        """Path prefixes each service/unit answers: a unit serves one per artifact."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name, svc in self.services.items():
+            out[name] = (svc.route or f"/{name}",)
+        for name, unit in self.units.items():
+            out[name] = tuple(f"/{artifact}" for artifact in unit.artifacts)
+        return out
+
+    def health_of(self, name: str) -> str:
+        """The readiness path of a service/unit: its own, or the balancer's health_check uri."""
+        return self.deployables()[name].health or self.balancer.health_check.uri
+
+    def strategy_for(self, name: str) -> DeployStrategy:
+        return self.deployables()[name].strategy or self.deploy.strategy
+
+
+def check_app_ref(ref: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", ref):
+        raise ValueError(f"app {ref!r}: expected \"module.path:attribute\"")
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """"127.0.0.1:8080" -> ("127.0.0.1", 8080); "8080" -> ("127.0.0.1", 8080)."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", value
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r}: expected \"host:port\" with a port from 0 to 65535")
+    return host.strip("[]") or "127.0.0.1", int(port)

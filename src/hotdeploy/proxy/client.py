@@ -1,0 +1,596 @@
+"""The client side of the data path: one asyncio Protocol per client connection.
+
+HTTP/1.1 (RFC 9112) with keep-alive, HTTP/1.0 clients (keep-alive only when asked), pipelined
+requests answered strictly in order, `Expect: 100-continue`, nginx's header size limits and
+timers. Requests are parsed by httptools callbacks; the answer is produced by a plan chosen
+from `holder.current` when each request's headers are complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from hotdeploy import defaults as d
+from hotdeploy.config.model import Return
+from hotdeploy.proxy import pages
+from hotdeploy.proxy.access import allowed, real_ip
+from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.exchange import Exchange
+from hotdeploy.proxy.logs import format_line
+from hotdeploy.proxy.normalize import normalize_path
+from hotdeploy.proxy.plan import ADD_HEADER_CODES, SERVER_HEADER
+from hotdeploy.proxy.request import Request
+from hotdeploy.proxy.timers import Deadline
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.runtime import RuntimeHolder
+    from hotdeploy.proxy.server import ConnectionTracker
+    from hotdeploy.proxy.tunnel import Tunnel
+
+_connection_ids = itertools.count(1)
+
+# Pipelined requests parsed ahead of the one being answered; beyond this we stop reading
+# (back-pressure on a client that pipelines without reading responses).
+PIPELINE_LIMIT = 16
+# Bytes of a pending upgrade request's early data we keep before the upstream answers 101.
+UPGRADE_BUFFER_LIMIT = 64 * 1024
+
+
+class _Abort(Exception):
+    """Raised from a parser callback to stop parsing a request that is already answered."""
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
+                 tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
+        self.holder = holder
+        self.listen_key = listen_key
+        self.tracker = tracker
+        self.loop = loop
+        self.transport: Any = None
+        self.queue: deque[Request] = deque()  # [0] is the request being answered
+        self.cur: Request | None = None  # the request being parsed
+        self.exchange: Exchange | None = None
+        self.tunnel: Tunnel | None = None
+        self.requests = 0
+        self.closed = False
+        self.shutting_down = False
+        self.reading_paused = False
+        self.writing_paused = False
+        self.parser_dead = False
+        self.upgrade_data = b""
+        self.head_bytes = 0
+        self.timer_kind = ""
+
+    # ------------------------------------------------------------------ connection events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.remote_addr, self.remote_port = peer[0], peer[1]
+        self.server_addr, self.server_port = sock[0], sock[1]
+        self.cid = next(_connection_ids)
+        self.born = self.loop.time()
+        self.parser = httptools.HttpRequestParser(self)
+        server = self.holder.current.default_server(self.listen_key)
+        # nginx sizes header buffers and the header timeout from the default server of the
+        # listening socket (the virtual server is unknown until Host is read).
+        self.header_timeout = server.client_header_timeout
+        self.line_limit = server.large_client_header_buffers[1]
+        self.head_limit = (server.large_client_header_buffers[0]
+                           * server.large_client_header_buffers[1]
+                           + server.client_header_buffer_size)
+        self.timer = Deadline(self.loop, self._on_timeout)
+        self._arm("header", self.header_timeout)
+        transport.set_write_buffer_limits(high=d.DEFAULT_PROXY_BUFFERED_LIMIT)  # type: ignore[attr-defined]
+        self.tracker.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.from_client(data)
+            return
+        if self.closed:
+            return
+        if self.parser_dead:
+            self._buffer_upgrade(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.parser_dead = True
+            offset = exc.args[0] if exc.args else len(data)
+            self._buffer_upgrade(data[offset:])
+        except httptools.HttpParserError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if cause is not None and not isinstance(cause, _Abort):
+                # A bug of ours surfaced inside a parser callback: log it, answer 500.
+                self._log_error("alert", f"request processing failed: {cause!r}")
+                self._internal_error()
+                return
+            self._parse_error()
+            return
+        cur = self.cur
+        if cur is not None and not cur.headers_done:
+            # httptools buffers a partial header line internally; bound it (nginx: 494).
+            self.head_bytes += len(data)
+            if self.head_bytes > self.head_limit:
+                cur.error = 494
+                self._parse_error()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.timer.cancel()
+        self.tracker.remove(self)
+        if self.tunnel is not None:
+            self.tunnel.client_lost()
+            return
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.client_lost()
+            if self.queue:
+                self._log_access(self.queue[0])
+        elif self.queue and self.queue[0].headers_done:
+            req = self.queue[0]
+            if not req.status:
+                req.status = 499
+                self._log_access(req)
+
+    def pause_writing(self) -> None:
+        # The client reads slower than the upstream sends: stop reading the upstream
+        # (bounded memory) and start send_timeout (nginx: between two successive writes).
+        self.writing_paused = True
+        if self.tunnel is not None:
+            self.tunnel.client_pause_writing()
+            return
+        exchange = self.exchange
+        if exchange is not None and exchange.conn is not None and exchange.conn.transport:
+            exchange.conn.transport.pause_reading()
+        if self.queue:
+            self._arm("send", self.queue[0].plan.settings.send_timeout if self.queue[0].plan
+                      else d.DEFAULT_SEND_TIMEOUT)
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.tunnel is not None:
+            self.tunnel.client_resume_writing()
+            return
+        if self.timer_kind == "send":
+            self._disarm()
+        exchange = self.exchange
+        if exchange is not None and exchange.conn is not None and exchange.conn.transport:
+            exchange.conn.transport.resume_reading()
+
+    # ------------------------------------------------------------------ timers
+    def _arm(self, kind: str, timeout: float) -> None:
+        self.timer_kind = kind
+        self.timer.set(timeout)
+
+    def _disarm(self) -> None:
+        self.timer_kind = ""
+        self.timer.clear()
+
+    def _on_timeout(self) -> None:
+        kind = self.timer_kind
+        self.timer_kind = ""
+        if self.closed:
+            return
+        if kind == "send":
+            self._log_error("info", "client timed out (110: Connection timed out) while "
+                                    "sending to client")
+        elif kind in ("header", "body") and self.queue:
+            self.queue[0].status = 408  # logged, never sent (nginx closes without a response)
+        elif kind == "header" and self.cur is not None:
+            self.cur.status = 408
+            self._log_access(self.cur)
+        self.transport.abort() if kind == "send" else self.transport.close()
+
+    # ------------------------------------------------------------------ parser callbacks
+    def on_message_begin(self) -> None:
+        self.cur = Request(self.remote_addr, self.remote_port, self.server_addr,
+                           self.server_port, self.cid, self.requests + len(self.queue) + 1,
+                           self.loop.time())
+        self.head_bytes = 0
+        if self.timer_kind == "keepalive":
+            self._arm("header", self.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        req = self.cur
+        assert req is not None
+        req.url_parts.append(url)
+        req.request_length += len(url)
+        if req.request_length > self.line_limit:
+            req.error = 414  # nginx: request line longer than one large header buffer
+            raise _Abort
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self.cur
+        assert req is not None
+        size = len(name) + len(value) + 4
+        req.request_length += size
+        if size > self.line_limit or req.request_length > self.head_limit:
+            req.error = 494
+            raise _Abort
+        lname = name.lower()
+        req.headers.append((lname, name, value))
+        if lname == b"host":
+            if not req.host:
+                req.host = value.decode("latin-1").lower().rsplit(":", 1)[0] if not \
+                    value.startswith(b"[") else value.decode("latin-1").lower()
+        elif lname == b"expect":
+            req.expect_continue = value.lower() == b"100-continue"
+        elif lname == b"content-length":
+            try:
+                req.content_length = int(value)
+            except ValueError:
+                req.error = 400
+        elif lname == b"transfer-encoding":
+            req.chunked = b"chunked" in value.lower()
+
+    def on_headers_complete(self) -> None:
+        req = self.cur
+        assert req is not None
+        parser = self.parser
+        req.headers_done = True
+        self.head_bytes = 0
+        req.method = parser.get_method().decode("latin-1")
+        req.version = parser.get_http_version()
+        req.keep_alive = parser.should_keep_alive()
+        req.upgrade = parser.should_upgrade()
+        raw = b"".join(req.url_parts).decode("latin-1")
+        req.url_parts = []
+        req.raw_uri = raw
+        if raw.startswith(("http://", "https://")):
+            # Absolute form (RFC 9112 §3.2.2): the authority replaces Host.
+            rest = raw.split("://", 1)[1]
+            authority, slash, path = rest.partition("/")
+            req.host = authority.lower().rsplit(":", 1)[0]
+            raw = slash + path if slash else "/"
+        path, _, args = raw.partition("?")
+        req.args = args
+        normalized = normalize_path(path)
+        if normalized is None or (req.version == "1.1" and not req.host) or req.error:
+            req.error = req.error or 400
+            normalized = normalized or "/"
+        req.path = normalized
+        runtime = self.holder.current
+        req.runtime = runtime
+        plan = runtime.route(self.listen_key, req.host or None, normalized)
+        req.plan = plan
+        req.server = plan.server
+        settings = plan.settings
+        if settings.set_real_ip_from:
+            req.remote_addr = real_ip(req.remote_addr, req.header(settings.real_ip_header.lower()),
+                                      settings.real_ip_header, settings.set_real_ip_from,
+                                      settings.real_ip_recursive)
+        limit = settings.client_max_body_size
+        if limit and req.content_length > limit and not req.error:
+            req.error = 413
+        self.queue.append(req)
+        if len(self.queue) == 1:
+            self._begin(req)
+        elif len(self.queue) > PIPELINE_LIMIT:
+            self.pause_reading()
+
+    def on_body(self, body: bytes) -> None:
+        req = self.cur
+        if req is None or req.error:
+            return
+        req.body_size += len(body)
+        req.request_length += len(body)
+        limit = req.plan.settings.client_max_body_size if req.plan else 0
+        if limit and req.body_size > limit:
+            req.error = 413
+            req.body = []
+            if self.queue and self.queue[0] is req:
+                self.respond(req, 413)
+            raise _Abort
+        req.body.append(body)
+        if self.timer_kind == "body":
+            self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
+
+    def on_message_complete(self) -> None:
+        req = self.cur
+        if req is None:
+            return
+        self.cur = None
+        req.complete = True
+        if self.queue and self.queue[0] is req and not req.status and not req.error:
+            if self.timer_kind == "body":
+                self._disarm()
+            self._dispatch(req)
+
+    # ------------------------------------------------------------------ answering
+    def _begin(self, req: Request) -> None:
+        """`req` became the request to answer (first in line)."""
+        if self.timer_kind in ("header", "keepalive"):
+            self._disarm()
+        if req.error:
+            self.respond(req, req.error)
+            return
+        if req.complete:
+            self._dispatch(req)
+            return
+        if req.expect_continue and req.version == "1.1":
+            # RFC 9110 §10.1.1: tell the client to send the body we are going to read.
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
+
+    def _dispatch(self, req: Request) -> None:
+        plan = req.plan
+        assert plan is not None
+        if not allowed(req.remote_addr, plan.settings.access_rules):
+            self._log_error("error", f'access forbidden by rule, client: {req.remote_addr}')
+            self.respond(req, 403)
+            return
+        kind = plan.kind
+        if kind == "proxy":
+            exchange = self.exchange = Exchange(self, req, req.runtime)
+            exchange.start()
+        elif kind == "return":
+            assert plan.return_ is not None
+            self._return(req, plan.return_, None)
+        elif kind in ("api", "metrics"):
+            self._admin(req)
+        else:
+            self.respond(req, 404)
+
+    def _return(self, req: Request, ret: Return, override: int | None) -> None:
+        code = ret.code
+        text = ret.text.render(req) if ret.text is not None else None
+        if code == 444:
+            req.status = 444  # nginx: close the connection without a response
+            self._log_access(req)
+            self.transport.close()
+            return
+        status = override or code
+        if code in pages.REDIRECT_STATUSES and text is not None:
+            self._write_generated(req, status, pages.error_body(code),
+                                  b"Location: " + text.encode("latin-1", "replace") + b"\r\n")
+        elif text is not None:
+            self._write_generated(req, status, text.encode(), b"", b"text/plain")
+        elif status >= 400 and override is None:
+            self.respond(req, status)
+        else:
+            self._write_generated(req, status, pages.error_body(status))
+
+    def _admin(self, req: Request) -> None:
+        plan = req.plan
+        assert plan is not None and plan.location is not None
+        body = b"".join(req.body)
+        try:
+            if plan.kind == "api":
+                from hotdeploy.admin.api import handle_api
+
+                subpath = req.path[len(plan.location.path):] if req.path.startswith(
+                    plan.location.path) else req.path
+                status, headers, payload = handle_api(
+                    req.method, subpath, req.args, body, req.runtime,
+                    bool(plan.location.api_write), time.monotonic())
+            else:
+                from hotdeploy.admin.metrics import render_metrics
+
+                status, headers, payload = render_metrics(req.runtime)
+        except Exception as exc:  # the admin API must never take the data path down
+            self._log_error("alert", f"admin handler failed: {exc!r}")
+            self.respond(req, 500)
+            return
+        content_type = b"application/json"
+        extra = []
+        for name, value in headers:
+            if name.lower() == "content-type":
+                content_type = value.encode("latin-1")
+            else:
+                extra.append(f"{name}: {value}\r\n".encode("latin-1"))
+        self._write_generated(req, status, payload, b"".join(extra), content_type)
+
+    def respond(self, req: Request, status: int) -> None:
+        """Answer with a generated status (error page), honouring `error_page`."""
+        plan = req.plan
+        if plan is not None and not req.redirected and status >= 300:
+            page = plan.settings.error_pages.get(pages.wire_status(status))
+            if page is not None and self._error_page(req, status, page):
+                return
+        self._write_generated(req, status, pages.error_body(status))
+
+    def _error_page(self, req: Request, status: int, page: Any) -> bool:
+        req.redirected = True
+        uri = page.uri.render(req)
+        code = page.response_code or pages.wire_status(status)
+        if not uri.startswith(("/", "@")):
+            # error_page to a URL: a redirect (302 unless =301/302/303/307/308 was given).
+            code = page.response_code if page.response_code in pages.REDIRECT_STATUSES else 302
+            self._write_generated(req, code, pages.error_body(code),
+                                  b"Location: " + uri.encode("latin-1", "replace") + b"\r\n")
+            return True
+        plan = req.plan
+        assert plan is not None
+        runtime = req.runtime
+        target = None
+        if uri.startswith("@"):
+            for location in plan.server.locations:
+                if location.modifier == "@" and location.path == uri:
+                    target = runtime.plans.get(id(location))
+        else:
+            location = runtime.router.find_location(plan.server, uri.partition("?")[0])
+            target = runtime.plans.get(id(location)) if location is not None else None
+        if target is None or target.kind != "return" or target.return_ is None:
+            return False
+        req.plan = target
+        override = None if page.use_upstream_code else code
+        self._return(req, target.return_, override)
+        return True
+
+    def _write_generated(self, req: Request, status: int, body: bytes, extra: bytes = b"",
+                         content_type: bytes = b"text/html") -> None:
+        plan = req.plan
+        wire = pages.wire_status(status)
+        if status in pages.CLOSING_STATUSES or status == 494:
+            req.close_after = True
+        keep = self.keep_alive_for(req)
+        parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
+        if wire not in pages.NO_BODY_STATUSES:
+            parts.append(b"Content-Type: " + content_type + b"\r\n")
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(extra)
+        if keep:
+            parts.append(b"Connection: keep-alive\r\n")
+            if plan is not None:
+                parts.append(plan.keepalive_header)
+        else:
+            parts.append(b"Connection: close\r\n")
+            req.close_after = True
+        if plan is not None:
+            if wire in ADD_HEADER_CODES:
+                parts.append(plan.add_ok)
+            parts.append(plan.add_always)
+            for name, template, always in plan.add_dynamic:
+                if always or wire in ADD_HEADER_CODES:
+                    value = template.render(req)
+                    if value:
+                        parts += (name, b": ", value.encode("latin-1", "replace"), b"\r\n")
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:
+            body = b""
+        req.status = wire if status != 494 else 400
+        req.bytes_sent += len(head) + len(body)
+        req.body_bytes_sent += len(body)
+        self.transport.write(head + body)
+        self.finish(req)
+
+    def keep_alive_for(self, req: Request) -> bool:
+        if (not req.keep_alive or req.close_after or self.shutting_down or self.parser_dead
+                or req.error or self.closed):
+            return False
+        plan = req.plan
+        if plan is None:
+            return True
+        settings = plan.settings
+        # nginx: keepalive_timeout 0 disables; the Nth request of keepalive_requests and a
+        # connection older than keepalive_time get "Connection: close".
+        return (settings.keepalive_timeout > 0
+                and self.requests + 1 < settings.keepalive_requests
+                and self.loop.time() - self.born < settings.keepalive_time)
+
+    def finish(self, req: Request) -> None:
+        """The response to `req` is complete: log it, then the next request or keep-alive."""
+        self.exchange = None
+        self.requests += 1
+        self._log_access(req)
+        if self.queue and self.queue[0] is req:
+            self.queue.popleft()
+        if self.closed:
+            return
+        if req.close_after or self.parser_dead or self.shutting_down:
+            self.closed = True
+            self.transport.close()
+            return
+        if self.queue:
+            self._begin(self.queue[0])
+            return
+        if self.reading_paused:
+            self.resume_reading()
+        settings = req.plan.settings if req.plan is not None else None
+        self._arm("keepalive", settings.keepalive_timeout if settings else
+                  d.DEFAULT_KEEPALIVE_TIMEOUT)
+
+    def abort(self, req: Request) -> None:
+        """The response broke after its head went out: the client must see the truncation."""
+        self.exchange = None
+        self._log_access(req)
+        if self.queue and self.queue[0] is req:
+            self.queue.popleft()
+        self.closed = True
+        self.transport.abort()
+
+    def _internal_error(self) -> None:
+        req = self.queue[0] if self.queue else None
+        self.parser_dead = True
+        if req is not None and not req.status and self.exchange is None:
+            req.close_after = True
+            self._write_generated(req, 500, pages.error_body(500))
+        elif not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def _parse_error(self) -> None:
+        req = self.cur
+        status = req.error if req is not None and req.error else 400
+        if req is None:
+            req = Request(self.remote_addr, self.remote_port, self.server_addr,
+                          self.server_port, self.cid, self.requests + 1, self.loop.time())
+        self.cur = None
+        self.parser_dead = True
+        if req.error and req in self.queue:
+            return  # already answered or waiting in line with its error
+        req.error = status
+        if req.plan is None:
+            runtime = self.holder.current
+            req.runtime = runtime
+            req.server = runtime.default_server(self.listen_key)
+            req.plan = runtime.plans.get(id(req.server))
+        req.close_after = True
+        self.queue.append(req)
+        if len(self.queue) == 1:
+            self._begin(req)
+
+    # ------------------------------------------------------------------ tunnel support
+    def _buffer_upgrade(self, data: bytes) -> None:
+        if not data:
+            return
+        self.upgrade_data += data
+        if len(self.upgrade_data) > UPGRADE_BUFFER_LIMIT:
+            self.pause_reading()
+
+    def take_upgrade_data(self) -> bytes:
+        data, self.upgrade_data = self.upgrade_data, b""
+        return data
+
+    def tunnel_closed(self, req: Request) -> None:
+        if self.queue and self.queue[0] is req:
+            self.queue.popleft()
+        self._log_access(req)
+        if not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def pause_reading(self) -> None:
+        if not self.reading_paused and not self.closed:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # ------------------------------------------------------------------ shutdown support
+    @property
+    def idle(self) -> bool:
+        return not self.queue and self.cur is None and self.tunnel is None
+
+    def close_if_idle(self) -> bool:
+        self.shutting_down = True
+        if self.idle and not self.closed:
+            self.closed = True
+            self.transport.close()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ logging
+    def _log_access(self, req: Request) -> None:
+        plan = req.plan
+        if plan is None:
+            return
+        for writer, fmt in plan.access_logs:
+            writer.write(format_line(fmt, req))
+
+    def _log_error(self, level: str, message: str) -> None:
+        self.holder.current.error_log.log(level, message, self.cid)

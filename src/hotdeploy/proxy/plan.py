@@ -1,0 +1,163 @@
+"""What a location's configuration fixes, computed once per configuration generation.
+
+Per request the data path then only looks up attributes: the constant proxy_set_header lines
+are pre-rendered bytes, the response header additions are bytes, the access log writers are
+resolved. (DESIGN.md "Measuring speed": every microsecond of Python per request costs ~7%.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hotdeploy import defaults as d
+from hotdeploy.config.model import (
+    HttpSettings,
+    LocationConfig,
+    LogFormat,
+    Return,
+    ServerConfig,
+    Template,
+    UpstreamConfig,
+    Var,
+)
+from hotdeploy.proxy.logs import AccessLogWriter, LogFiles
+
+# Request headers never forwarded as the client sent them: hop-by-hop per RFC 9110 §7.6.1
+# (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), plus
+# the ones nginx's proxy module clears or recomputes by default (Expect, Content-Length, Host).
+REQUEST_DROP = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+    b"transfer-encoding", b"upgrade", b"expect", b"content-length", b"host",
+})
+
+# Response headers that describe the upstream hop, not the response (RFC 9110 §7.6.1); the
+# proxy writes its own Connection / Transfer-Encoding / Keep-Alive for the client hop.
+RESPONSE_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+    b"transfer-encoding", b"upgrade",
+})
+
+# add_header applies to these codes unless `always` (ngx_http_headers_module docs).
+ADD_HEADER_CODES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
+
+SERVER_HEADER = b"Server: hotdeploy\r\n"
+
+
+def _const(template: Template) -> str | None:
+    if all(isinstance(p, str) for p in template.parts):
+        return "".join(p for p in template.parts if isinstance(p, str))
+    return None
+
+
+@dataclass(slots=True)
+class LocationPlan:
+    server: ServerConfig
+    location: LocationConfig | None
+    settings: HttpSettings
+    kind: str  # "proxy" | "return" | "api" | "metrics" | "none"
+    prefix: str = ""
+    return_: Return | None = None
+    upstream: str | None = None
+    proxy_uri: str | None = None
+    upstream_version: bytes = b"HTTP/1.0"
+    static_set: bytes = b""
+    dynamic_set: tuple[tuple[bytes, Template], ...] = ()
+    drop_request: frozenset[bytes] = REQUEST_DROP
+    upstream_keepalive: bool = False
+    upstream_keepalive_requests: int = d.DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS
+    upstream_keepalive_time: float = d.DEFAULT_UPSTREAM_KEEPALIVE_TIME
+    hide: frozenset[bytes] = frozenset()
+    add_ok: bytes = b""  # constant add_header lines for ADD_HEADER_CODES
+    add_always: bytes = b""  # constant `always` lines
+    add_dynamic: tuple[tuple[bytes, Template, bool], ...] = ()
+    access_logs: tuple[tuple[AccessLogWriter, LogFormat], ...] = ()
+    keepalive_header: bytes = b""
+    hash_key: Template | None = None
+    next_upstream: frozenset[str] = field(default_factory=frozenset)
+
+
+def _proxy_headers(settings: HttpSettings, proxy_host: str) -> tuple[bytes, tuple, frozenset]:
+    # `set_headers` is final (the config front-end merged nginx's defaults `Host $proxy_host`
+    # and `Connection close`, and dropped headers set to ""), so it is used as is.
+    entries = settings.proxy.set_headers
+    static: list[bytes] = []
+    dynamic: list[tuple[bytes, Template]] = []
+    for name, template in entries:
+        value = _const(template)
+        if value is None and template.parts == (Var("proxy_host"),):
+            value = proxy_host  # fixed per location: render it now, not per request
+        if value is None:
+            dynamic.append((name.encode("latin-1"), template))
+        elif value:  # an empty value means "do not send this header" (nginx)
+            static.append(f"{name}: {value}\r\n".encode("latin-1"))
+    drop = REQUEST_DROP | {name.lower().encode("latin-1") for name, _ in entries}
+    return b"".join(static), tuple(dynamic), frozenset(drop)
+
+
+def _connection_value(settings: HttpSettings) -> str:
+    for name, template in settings.proxy.set_headers:
+        if name.lower() == "connection":
+            return _const(template) or ""
+    return ""  # absent from the final list: configured as ""
+
+
+def _add_headers(settings: HttpSettings) -> tuple[bytes, bytes, tuple]:
+    ok: list[bytes] = []
+    always: list[bytes] = []
+    dynamic: list[tuple[bytes, Template, bool]] = []
+    for add in settings.add_headers:
+        value = _const(add.value)
+        if value is None:
+            dynamic.append((add.name.encode("latin-1"), add.value, add.always))
+            continue
+        if not value:
+            continue
+        line = f"{add.name}: {value}\r\n".encode("latin-1")
+        (always if add.always else ok).append(line)
+    return b"".join(ok), b"".join(always), tuple(dynamic)
+
+
+def build_plan(server: ServerConfig, location: LocationConfig | None,
+               upstreams: dict[str, UpstreamConfig], log_files: LogFiles) -> LocationPlan:
+    settings = location.settings if location is not None else server.settings
+    kind = "none"
+    return_ = location.return_ if location is not None else server.return_
+    if return_ is not None:
+        kind = "return"
+    elif location is not None:
+        if location.api_write is not None:
+            kind = "api"
+        elif location.metrics:
+            kind = "metrics"
+        elif location.proxy_pass is not None:
+            kind = "proxy"
+    plan = LocationPlan(server=server, location=location, settings=settings, kind=kind,
+                        return_=return_)
+    plan.prefix = location.path if location is not None and location.modifier in ("", "^~", "=") \
+        else ""
+    plan.add_ok, plan.add_always, plan.add_dynamic = _add_headers(settings)
+    plan.access_logs = tuple((log_files.get(log.path, log.buffer), log.format)
+                             for log in settings.access_logs)
+    if settings.keepalive_header_timeout is not None:
+        plan.keepalive_header = b"Keep-Alive: timeout=%d\r\n" % int(
+            settings.keepalive_header_timeout)
+    proxy = settings.proxy
+    plan.next_upstream = proxy.next_upstream
+    plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
+    if kind == "proxy" and location is not None and location.proxy_pass is not None:
+        pp = location.proxy_pass
+        plan.upstream = pp.upstream
+        plan.proxy_uri = pp.uri
+        plan.upstream_version = b"HTTP/1.1" if proxy.http_version == "1.1" else b"HTTP/1.0"
+        plan.static_set, plan.dynamic_set, plan.drop_request = _proxy_headers(
+            settings, pp.proxy_host)
+        upstream = upstreams.get(pp.upstream)
+        if upstream is not None:
+            # nginx keeps upstream connections only for HTTP/1.1 with an empty Connection
+            # header (ngx_http_upstream_keepalive_module docs).
+            plan.upstream_keepalive = (upstream.keepalive > 0 and proxy.http_version == "1.1"
+                                       and _connection_value(settings) == "")
+            plan.upstream_keepalive_requests = upstream.keepalive_requests
+            plan.upstream_keepalive_time = upstream.keepalive_time
+            plan.hash_key = upstream.hash_key
+    return plan

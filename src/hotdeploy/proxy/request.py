@@ -1,0 +1,263 @@
+"""One client request as the data path tracks it, and the nginx variables it answers.
+
+`Request.variable(name)` evaluates exactly the variables listed in
+`hotdeploy.config.variables.KNOWN_VARIABLES` (plus the `http_`, `arg_`, `cookie_`,
+`sent_http_`, `upstream_http_` prefixes), so `Template.render(request)` works for
+proxy_set_header, add_header, log_format, return and hash keys.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hotdeploy.config.model import VariableSource
+from hotdeploy.proxy.clock import time_local
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.plan import LocationPlan
+
+_PID = str(os.getpid())
+NGINX_VERSION = "1.25.0"
+
+
+class Request(VariableSource):
+    __slots__ = (
+        "args",
+        "body",
+        "body_bytes_sent",
+        "body_size",
+        "bytes_sent",
+        "chunked",
+        "cid",
+        "close_after",
+        "complete",
+        "conn_requests",
+        "content_length",
+        "error",
+        "expect_continue",
+        "headers",
+        "headers_done",
+        "host",
+        "keep_alive",
+        "method",
+        "path",
+        "plan",
+        "raw_uri",
+        "realip_remote_addr",
+        "redirected",
+        "remote_addr",
+        "remote_port",
+        "request_length",
+        "resp_headers",
+        "runtime",
+        "server",
+        "server_addr",
+        "server_port",
+        "start",
+        "start_wall",
+        "status",
+        "upgrade",
+        "upstream_addrs",
+        "upstream_headers",
+        "upstream_statuses",
+        "upstream_times",
+        "url_parts",
+        "version",
+    )
+
+    def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
+                 cid: int, conn_requests: int, start: float) -> None:
+        self.remote_addr = remote_addr
+        self.realip_remote_addr = remote_addr
+        self.remote_port = remote_port
+        self.server_addr = server_addr
+        self.server_port = server_port
+        self.cid = cid
+        self.conn_requests = conn_requests
+        self.start = start
+        self.start_wall = time.time()
+        self.method = ""
+        self.raw_uri = ""
+        self.path = ""
+        self.args = ""
+        self.version = "1.1"
+        self.headers: list[tuple[bytes, bytes, bytes]] = []  # (lower name, name, value)
+        self.host = ""
+        self.keep_alive = True
+        self.chunked = False
+        self.content_length = -1
+        self.expect_continue = False
+        self.upgrade = False
+        self.headers_done = False
+        self.complete = False
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.request_length = 0
+        self.error = 0  # a status decided while parsing (400, 413, 414, 494)
+        self.close_after = False
+        self.redirected = False  # an error_page redirect already happened (no loops)
+        self.url_parts: list[bytes] = []
+        self.server: Any = None
+        self.plan: LocationPlan | None = None
+        self.runtime: Any = None
+        self.status = 0
+        self.body_bytes_sent = 0
+        self.bytes_sent = 0
+        self.upstream_addrs: list[str] = []
+        self.upstream_statuses: list[str] = []
+        self.upstream_times: list[str] = []
+        self.upstream_headers: list[tuple[bytes, bytes]] = []
+        self.resp_headers: list[tuple[bytes, bytes]] = []
+
+    # ------------------------------------------------------------------ header helpers
+    def header(self, lname: str) -> str:
+        key = lname.encode("latin-1")
+        for name, _, value in self.headers:
+            if name == key:
+                return value.decode("latin-1")
+        return ""
+
+    def header_all(self, lname: str, sep: str) -> str:
+        key = lname.encode("latin-1")
+        return sep.join(v.decode("latin-1") for n, _, v in self.headers if n == key)
+
+    # ------------------------------------------------------------------ variables
+    def variable(self, name: str) -> str:
+        fn = _VARIABLES.get(name)
+        if fn is not None:
+            return fn(self)
+        for prefix, handler in _PREFIXES:
+            if name.startswith(prefix):
+                return handler(self, name[len(prefix):])
+        return ""
+
+
+def _http(req: Request, suffix: str) -> str:
+    lname = suffix.replace("_", "-")
+    if lname == "cookie":
+        return req.header_all("cookie", "; ")
+    if lname == "x-forwarded-for":
+        return req.header_all("x-forwarded-for", ", ")
+    return req.header(lname)
+
+
+def _arg(req: Request, suffix: str) -> str:
+    for pair in req.args.split("&"):
+        key, _, value = pair.partition("=")
+        if key.lower() == suffix.lower():
+            return value
+    return ""
+
+
+def _cookie(req: Request, suffix: str) -> str:
+    for pair in req.header_all("cookie", ";").split(";"):
+        key, _, value = pair.strip().partition("=")
+        if key == suffix:
+            return value
+    return ""
+
+
+def _from_list(headers: list[tuple[bytes, bytes]], suffix: str) -> str:
+    key = suffix.replace("_", "-").encode("latin-1")
+    for name, value in headers:
+        if name.lower() == key:
+            return value.decode("latin-1")
+    return ""
+
+
+_PREFIXES: tuple[tuple[str, Callable[[Request, str], str]], ...] = (
+    ("http_", _http),
+    ("arg_", _arg),
+    ("cookie_", _cookie),
+    ("sent_http_", lambda r, s: _from_list(r.resp_headers, s)),
+    ("upstream_http_", lambda r, s: _from_list(r.upstream_headers, s)),
+)
+
+
+def _request_line(r: Request) -> str:
+    return f"{r.method} {r.raw_uri} HTTP/{r.version}" if r.method else ""
+
+
+def _server_name(r: Request) -> str:
+    names = getattr(r.server, "server_names", ()) or ("",)
+    return names[0]
+
+
+def _proxy_pass(r: Request) -> Any:
+    return r.plan.location.proxy_pass if r.plan and r.plan.location else None
+
+
+def _proxy_host(r: Request) -> str:
+    pp = _proxy_pass(r)
+    return pp.proxy_host if pp else ""
+
+
+def _proxy_port(r: Request) -> str:
+    host = _proxy_host(r)
+    _, sep, port = host.rpartition(":")
+    return port if sep and port.isdigit() else "80"
+
+
+def _xff(r: Request) -> str:
+    prior = r.header_all("x-forwarded-for", ", ")
+    return f"{prior}, {r.remote_addr}" if prior else r.remote_addr
+
+
+def _host(r: Request) -> str:
+    # nginx $host: Host header without port, lower-cased; else the server name.
+    return r.host or _server_name(r)
+
+
+def _content_length(r: Request) -> str:
+    return r.header("content-length")
+
+
+_VARIABLES: dict[str, Callable[[Request], str]] = {
+    "remote_addr": lambda r: r.remote_addr,
+    "realip_remote_addr": lambda r: r.realip_remote_addr,
+    "remote_port": lambda r: str(r.remote_port),
+    "remote_user": lambda r: "",
+    "server_addr": lambda r: r.server_addr,
+    "server_port": lambda r: str(r.server_port),
+    "server_protocol": lambda r: f"HTTP/{r.version}",
+    "host": _host,
+    "hostname": lambda r: os.uname().nodename,
+    "args": lambda r: r.args,
+    "query_string": lambda r: r.args,
+    "is_args": lambda r: "?" if r.args else "",
+    "uri": lambda r: r.path,
+    "document_uri": lambda r: r.path,
+    "request_uri": lambda r: r.raw_uri,
+    "request": _request_line,
+    "request_method": lambda r: r.method,
+    "request_length": lambda r: str(r.request_length),
+    "request_time": lambda r: f"{time.time() - r.start_wall:.3f}",
+    "request_id": lambda r: uuid.uuid4().hex,
+    "scheme": lambda r: "http",
+    "proxy_host": _proxy_host,
+    "proxy_port": _proxy_port,
+    "proxy_add_x_forwarded_for": _xff,
+    "upstream_addr": lambda r: ", ".join(r.upstream_addrs),
+    "upstream_status": lambda r: ", ".join(r.upstream_statuses),
+    "upstream_response_time": lambda r: ", ".join(r.upstream_times),
+    "upstream_connect_time": lambda r: ", ".join("0.000" for _ in r.upstream_times),
+    "upstream_header_time": lambda r: ", ".join(r.upstream_times),
+    "status": lambda r: str(r.status) if r.status else "000",
+    "body_bytes_sent": lambda r: str(r.body_bytes_sent),
+    "bytes_sent": lambda r: str(r.bytes_sent),
+    "time_local": lambda r: time_local(),
+    "time_iso8601": lambda r: time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    "msec": lambda r: f"{time.time():.3f}",
+    "pid": lambda r: _PID,
+    "nginx_version": lambda r: NGINX_VERSION,
+    "server_name": _server_name,
+    "connection": lambda r: str(r.cid),
+    "connection_requests": lambda r: str(r.conn_requests),
+    "content_length": _content_length,
+    "content_type": lambda r: r.header("content-type"),
+}
+

@@ -1,0 +1,178 @@
+"""One configuration generation as the data path uses it, and the holder swapped on reload.
+
+A client connection reads `holder.current` at the start of each request, so keep-alive
+connections move to a new configuration at their next request while in-flight requests finish
+on the generation they started with. Observed peer state is carried across generations by
+`rebuild_groups` (issue 3: reloads keep passive failures, health and counters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from hotdeploy.config.model import LocationConfig, MainConfig, ServerConfig
+from hotdeploy.proxy.logs import ErrorLog, LogFiles
+from hotdeploy.proxy.plan import LocationPlan, build_plan
+from hotdeploy.proxy.upstream import UpstreamPool
+
+POOL_SWEEP_INTERVAL = 1.0  # seconds between closing pooled connections idle too long
+
+
+def _walk(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
+    out: list[LocationConfig] = []
+    for location in locations:
+        out.append(location)
+        out.extend(_walk(location.locations))
+    return out
+
+
+class Runtime:
+    def __init__(self, config: MainConfig, router: Any, groups: dict[str, Any],
+                 error_log: ErrorLog, log_files: LogFiles) -> None:
+        self.config = config
+        self.router = router
+        self.groups = groups
+        self.error_log = error_log
+        self.log_files = log_files
+        self.plans: dict[int, LocationPlan] = {}
+        self.pools: dict[str, UpstreamPool] = {}
+        self.health_checker: Any = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        http = config.http
+        if http is None:
+            return
+        for name, upstream in http.upstreams.items():
+            if upstream.keepalive > 0:
+                self.pools[name] = UpstreamPool(upstream.keepalive, upstream.keepalive_timeout)
+        for server in http.servers:
+            self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files)
+            for location in _walk(server.locations):
+                self.plans[id(location)] = build_plan(server, location, http.upstreams,
+                                                      log_files)
+
+    @property
+    def logs(self) -> tuple[ErrorLog, LogFiles]:
+        return self.error_log, self.log_files
+
+    # ------------------------------------------------------------------ per request
+    def route(self, listen_key: tuple[str, int], host: str | None, path: str) -> LocationPlan:
+        """The plan for a request: server by Host, then location by path (nginx's order).
+        A server-level `return` runs before location matching."""
+        server: ServerConfig = self.router.find_server(listen_key, host)
+        if server.return_ is not None:
+            return self.plans[id(server)]
+        location = self.router.find_location(server, path)
+        return self.plans[id(location if location is not None else server)]
+
+    def default_server(self, listen_key: tuple[str, int]) -> ServerConfig:
+        return self.router.find_server(listen_key, None)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start what runs in the background for this generation.
+
+        HOOK for the active health checker (issue 3): the lead creates
+        `hotdeploy.upstream.checker.HealthChecker(self.groups, checks, on_event)` and assigns it
+        to `self.health_checker` (or calls `.update(...)` on the previous one) here; `stop()`
+        stops it.
+        """
+        self._loop = loop
+        if self.pools:
+            self._sweeper = loop.call_later(POOL_SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        if self._loop is None:
+            return
+        now = self._loop.time()
+        for pool in self.pools.values():
+            pool.expire(now)
+        self._sweeper = self._loop.call_later(POOL_SWEEP_INTERVAL, self._sweep)
+
+    def stop(self) -> None:
+        """Stop this generation's background work and close its idle upstream connections
+        (connections in use finish their request and are then closed, not pooled)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._loop = None
+        if self.health_checker is not None:
+            stop = getattr(self.health_checker, "stop", None)
+            if stop is not None:
+                result = stop()
+                if asyncio.iscoroutine(result):
+                    with contextlib.suppress(RuntimeError):
+                        asyncio.get_running_loop().create_task(result)
+        for pool in self.pools.values():
+            pool.close()
+        self.pools = {}
+
+    def reopen_logs(self) -> None:
+        self.error_log.reopen()
+        self.log_files.reopen()
+
+
+def _health_sets(config: MainConfig) -> tuple[set[str], set[str]]:
+    mandatory: set[str] = set()
+    persistent: set[str] = set()
+    if config.http is None:
+        return mandatory, persistent
+    for server in config.http.servers:
+        for location in _walk(server.locations):
+            for check in location.health_checks:
+                if check.mandatory:
+                    mandatory.add(check.upstream)
+                    if check.persistent:
+                        persistent.add(check.upstream)
+    return mandatory, persistent
+
+
+def _peer_event_logger(error_log: ErrorLog) -> Any:
+    def on_event(event: Any) -> None:
+        peer = event.peer
+        if peer is not None and event.state in ("unavail", "unavailable"):
+            # nginx: "[warn] upstream server temporarily disabled" (one line per transition).
+            error_log.log("warn", f'upstream server temporarily disabled, upstream: '
+                                  f'"http://{peer.address}/"')
+        line = event.line() if hasattr(event, "line") else str(event)
+        # The structured state line DESIGN.md asks for (the "no live upstreams" request line
+        # itself is logged by the exchange, with its request context).
+        error_log.log("notice", line)
+    return on_event
+
+
+def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
+                  error_log: ErrorLog | None = None) -> Runtime:
+    """Build a generation; peer state, log files and the error log carry over from `previous`."""
+    from hotdeploy.config.routing import Router
+    from hotdeploy.upstream.group import rebuild_groups
+
+    if error_log is None:
+        if previous is not None:
+            error_log = previous.error_log
+        else:
+            error_log = ErrorLog([(log.path, log.level) for log in config.error_logs]
+                                 or [("stderr", "error")])
+    log_files = previous.log_files if previous is not None else LogFiles()
+    groups: dict[str, Any] = {}
+    if config.http is not None:
+        mandatory, persistent = _health_sets(config)
+        groups = rebuild_groups(previous.groups if previous is not None else {},
+                                config.http.upstreams, now, mandatory=mandatory,
+                                persistent=persistent, on_event=_peer_event_logger(error_log))
+    router = Router(config.http) if config.http is not None else None
+    return Runtime(config, router, groups, error_log, log_files)
+
+
+class RuntimeHolder:
+    """The current generation; the process code swaps `current` on reload."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.current = runtime
+
+    def swap(self, runtime: Runtime) -> Runtime:
+        old = self.current
+        self.current = runtime
+        return old
