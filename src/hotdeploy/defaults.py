@@ -138,3 +138,10 @@ SLOW_START_MIN_FRACTION = 0.05
 # again at once. nginx 1.22.1, observed here, no longer does: it answers "no live upstreams" until
 # fail_timeout has passed. True = the quick-recovery rule (PeerGroup.reset_on_no_live).
 NO_LIVE_UPSTREAMS_RESETS_FAILS = True
+
+# --- data path internals (hotdeploy.proxy) --------------------------------------------------------
+PROXY_PIPELINE_LIMIT = 16  # pipelined requests parsed ahead of the one answered; then stop reading
+PROXY_UPGRADE_BUFFER_LIMIT = 64 * 1024  # early tunnel bytes held until the upstream answers 101
+UPSTREAM_POOL_SWEEP_INTERVAL = 1.0  # seconds between closing idle upstream connections / log flush
+ROUTE_SERVER_CACHE_SIZE = 1024  # (listen, Host) -> virtual server lookups remembered
+DRAIN_POLL_INTERVAL = 0.05  # seconds between checks while waiting for in-flight requests

@@ -7,13 +7,15 @@ from hotdeploy.project.loader import parse_project
 
 
 def project(**balancer):
+    balancer.setdefault("strategy", "active-active-health")
     return parse_project({
         "project": {"name": "shop"},
         "balancer": {"listen": "127.0.0.1:9000", **balancer},
         "services": {"orders": {"app": "o:app", "instances": 2},
                      "pay": {"command": "srv --port {port}", "route": "/payments",
                              "health": "/ready", "instances": 2}},
-        "units": {"bo": {"artifacts": {"invoices": "i:app", "reports": "r:app"}}},
+        "units": {"bo": {"artifacts": {"invoices": "i:app", "reports": "r:app"},
+                         "instances": 2}},
     })
 
 
@@ -39,9 +41,16 @@ def test_routes_health_checks_and_admin_api():
     assert "proxy_next_upstream error timeout http_502 http_503;" in text
 
 
-def test_passive_only_strategy_has_no_active_checks_and_method_is_emitted():
+def test_passive_only_strategies_have_no_active_checks_and_method_is_emitted():
     text = render(project(strategy="active-active", method="least_conn"),
                   LbPaths("/x"), 1)
     assert "health_check" not in text
+    assert "health_check" not in render(project(strategy="active-passive"), LbPaths("/x"), 1)
     assert "least_conn;" in text
     assert "hash $remote_addr;" in render(project(method="hash"), LbPaths("/x"), 1)
+
+
+def test_non_idempotent_retries_only_when_asked():
+    assert "http_503 non_idempotent;" in render(project(retry_non_idempotent=True),
+                                                 LbPaths("/x"), 1)
+    assert "non_idempotent" not in render(project(), LbPaths("/x"), 1)

@@ -60,12 +60,14 @@ def test_active_active_refusing_backend_is_taken_out_and_clients_see_no_error(
         backends, balancer_factory) -> None:
     a, b = backends("a", "127.0.0.1"), backends("b", "127.0.0.2")
     port = free_port()
-    balancer = balancer_factory(seed_config("active-active.conf", f"127.0.0.1:{port}",
-                                            [a.address, b.address]), port)
+    # nginx logs "temporarily disabled" at [warn], below the default `error` level.
+    config = "error_log logs/error.log warn;\n" + seed_config(
+        "active-active.conf", f"127.0.0.1:{port}", [a.address, b.address])
+    balancer = balancer_factory(config, port)
     b.kill()  # connections to b are now refused
     # One client, so the failure count is deterministic (no two requests race to b).
     with SteadyLoad(port, workers=1, max_requests=200, max_seconds=20, post=False) as load:
-        pass
+        load.wait_for(load.max_requests, timeout=20)
     assert load.result.failed == 0, load.result.errors
     assert load.result.by_backend == {"a": 200}
     log = balancer.error_log()
@@ -103,7 +105,7 @@ def test_active_active_resetting_backend_retried_for_idempotent_requests(
         balancer_factory(seed_config("active-active.conf", f"127.0.0.1:{port}",
                                      [a.address, f"127.0.0.2:{reset_port}"]), port)
         with SteadyLoad(port, workers=2, max_requests=100, max_seconds=20, post=False) as load:
-            pass
+            load.wait_for(load.max_requests, timeout=20)
         assert load.result.failed == 0, load.result.errors
         assert load.result.by_backend == {"a": 100}
     finally:
@@ -121,7 +123,7 @@ def test_active_passive_backup_takes_over_and_hands_back(backends, balancer_fact
     primary_port = primary.port
     primary.kill()
     with SteadyLoad(port, workers=2, max_requests=100, max_seconds=20, post=False) as load:
-        pass
+        load.wait_for(load.max_requests, timeout=20)
     assert load.result.failed == 0, load.result.errors
     assert load.result.by_backend == {"backup": 100}
 

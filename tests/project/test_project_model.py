@@ -74,12 +74,13 @@ def test_bad_app_reference_and_duration():
 
 def test_routes_must_not_collide_between_services_and_unit_artifacts():
     data = minimal(units={"bo": {"artifacts": {"orders": "x.y:app"}}})
-    assert "route '/orders'" in error_of(data)
+    assert "units.bo: route '/orders' is already used by services.orders" in error_of(data)
 
 
 def test_active_passive_needs_a_backup_and_a_compatible_method():
     data = minimal(balancer={"strategy": "active-passive"})
-    assert "instances >= 2" in error_of(data)
+    assert "services.orders.instances: balancer strategy active-passive needs instances >= 2" \
+        in error_of(data)
     data = minimal(balancer={"strategy": "active-passive", "method": "ip_hash"})
     assert "does not allow backup servers with ip_hash" in error_of(data)
 

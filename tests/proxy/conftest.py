@@ -39,3 +39,11 @@ async def balancer(tmp_path):
     yield make
     for lb in started:
         await lb.stop()
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy():
+    # The data path runs on uvloop in production (`hotdeploy lb`): test it there.
+    import uvloop
+
+    return uvloop.EventLoopPolicy()

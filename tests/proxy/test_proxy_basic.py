@@ -88,3 +88,30 @@ async def test_access_log_line_is_combined_format(backends, balancer):
     pattern = (r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
                r'"GET /path\?q=1 HTTP/1\.1" 200 1 "http://r/" "ua/1"$')
     assert re.match(pattern, line), line
+
+
+JSON_CONF = """
+events {}
+http {
+  upstream backend { server UP1; }
+  log_format j escape=json '{"uri":"$request_uri","ua":"$http_user_agent","up":"$upstream_addr",'
+                           '"us":"$upstream_status","st":$status}';
+  server {
+    listen LISTEN;
+    access_log ACCESS_LOG j;
+    location / { proxy_pass http://backend; }
+  }
+}
+"""
+
+
+async def test_log_format_with_json_escaping(backends, balancer):
+    import json
+
+    (b,) = await backends("b")
+    lb = await balancer(JSON_CONF, UP1=b.address)
+    async with httpx.AsyncClient() as client:
+        await client.get(f"{lb.url}/q", headers={"User-Agent": 'say "hi"\\'})
+    (line,) = lb.access_log()
+    assert json.loads(line) == {"uri": "/q", "ua": 'say "hi"\\', "up": b.address, "us": "200",
+                                "st": 200}

@@ -49,6 +49,7 @@ async def test_chunked_response_is_streamed_to_client(backends, balancer):
     raw = await raw_exchange(lb.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, body = raw.split(b"\r\n\r\n", 1)
     assert b"Transfer-Encoding: chunked" in head
+    assert body == b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
     async with httpx.AsyncClient() as client:
         assert (await client.get(lb.url)).text == "hello world"
 
@@ -138,3 +139,56 @@ async def test_slow_reader_keeps_proxy_buffer_bounded(backends, balancer):
             total += len(chunk)
     assert total > size  # head + whole body arrived once the client read
     writer.close()
+
+
+STREAM_CONF = """
+events {}
+http {
+  upstream backend { server UP1; }
+  server {
+    listen LISTEN;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_send_timeout 5s;
+    }
+  }
+}
+"""
+
+
+async def test_request_buffering_off_streams_body_before_it_is_complete(backends, balancer):
+    (b,) = await backends(echo)
+    lb = await balancer(STREAM_CONF, UP1=b.address)
+    reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n"
+                 b"\r\nfirst")
+    await asyncio.sleep(0.2)
+    # The upstream connection is open and has the head before the body is complete.
+    assert b.connections == 1
+    writer.write(b"-last")
+    rest = await asyncio.wait_for(reader.read(), 3)
+    assert rest.startswith(b"HTTP/1.1 200") and rest.endswith(b"first-last")
+    writer.close()
+
+
+async def test_request_buffering_off_chunked_body_goes_chunked(backends, balancer):
+    seen_raw = []
+
+    async def serve(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        body = await reader.readuntil(b"0\r\n\r\n")
+        seen_raw.append(head + body)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    lb = await balancer(STREAM_CONF, UP1=f"127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    raw = await raw_exchange(lb.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                             b"\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert raw.endswith(b"ok")
+    assert b"transfer-encoding: chunked" in seen_raw[0].lower()
+    assert seen_raw[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
+    server.close()

@@ -18,7 +18,9 @@ http {
     client_header_timeout 300ms;
     location / { proxy_pass http://backend; }
     location /private/ { allow 10.0.0.0/8; deny all; proxy_pass http://backend; }
-    location = /hello { add_header X-Ok yes; add_header X-Always on always; return 200 "hi $remote_addr"; }
+    location = /hello {
+      add_header X-Ok yes; add_header X-Always on always; return 200 "hi $remote_addr";
+    }
     location = /gone { add_header X-Ok yes; add_header X-Always on always; return 410; }
     location = /moved { return 301 http://example.com/new; }
     location = /teapot { error_page 404 =200 /fallback; return 404; }
@@ -121,10 +123,49 @@ async def test_client_gone_before_response_is_logged_499(backends, balancer):
 
     (b,) = await backends(slow)
     lb = await balancer(CONF, UP1=b.address)
-    reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", lb.port)
     writer.write(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
     await asyncio.sleep(0.1)
     writer.close()
     await asyncio.sleep(0.1)
     (line,) = lb.access_log()
     assert '"GET /x HTTP/1.1" 499 0' in line
+
+
+INTERCEPT = """
+events {}
+http {
+  upstream backend { server UP1; }
+  server {
+    listen LISTEN;
+    location / {
+      proxy_pass http://backend;
+      proxy_intercept_errors on;
+      error_page 503 =200 /maintenance;
+    }
+    location = /maintenance { return 200 "down for maintenance"; }
+  }
+}
+"""
+
+
+async def test_intercepted_upstream_error_uses_error_page(backends, balancer):
+    (b,) = await backends(lambda backend, seen: (503, [], b"upstream page"))
+    lb = await balancer(INTERCEPT, UP1=b.address)
+    async with httpx.AsyncClient() as client:
+        r = await client.get(lb.url + "/x")
+    assert (r.status_code, r.text) == (200, "down for maintenance")
+
+
+async def test_client_body_timeout_logs_408(backends, balancer):
+    (b,) = await backends("b")
+    conf = CONF.replace("client_header_timeout 300ms;", "client_body_timeout 200ms;")
+    lb = await balancer(conf, UP1=b.address)
+    reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+    writer.write(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    assert await asyncio.wait_for(reader.read(), 2) == b""  # closed without a response
+    writer.close()
+    await asyncio.sleep(0.05)
+    (line,) = lb.access_log()
+    assert '"POST /x HTTP/1.1" 408 ' in line
+    assert b.requests == []

@@ -30,9 +30,9 @@ DEFAULT = frozenset({"error", "timeout"})
 
 
 def call(kind="error", next_upstream=DEFAULT, method="GET", sent=True, started=False,
-         tries=1, limit=0, max_tries=3, elapsed=0.0, timeout=0.0):
+         tries=1, limit=0, max_tries=3, elapsed=0.0, timeout=0.0, body_streamed=False):
     return decide(kind, next_upstream, method, sent, started, tries, limit, max_tries, elapsed,
-                  timeout)
+                  timeout, body_streamed)
 
 
 def test_error_and_timeout_are_retried_and_count_as_failures():
@@ -81,3 +81,7 @@ def test_tries_and_timeout_bounds():
 def test_off_retries_nothing_but_errors_still_count():
     d = call("error", frozenset())
     assert not d.retry and d.counts_as_failure
+
+
+def test_streamed_body_cannot_be_replayed():
+    assert not call(body_streamed=True).retry

@@ -139,7 +139,10 @@ async def test_next_upstream_timeout_bounds_retrying(backends, balancer):
 NO_LIVE = """
 events {}
 http {
-  upstream backend { server UP1 max_fails=1 fail_timeout=30s; server UP2 max_fails=1 fail_timeout=30s; }
+  upstream backend {
+    server UP1 max_fails=1 fail_timeout=30s;
+    server UP2 max_fails=1 fail_timeout=30s;
+  }
   server {
     listen LISTEN;
     location / { proxy_pass http://backend; }

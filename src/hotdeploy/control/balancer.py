@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from hotdeploy.control import nginxconf
 from hotdeploy.control.lbclient import LbClient
@@ -19,7 +21,8 @@ from hotdeploy.runtimes.local import is_alive, stop_pid
 LB_START_TIMEOUT = 15.0
 
 
-def write_config(project: Project, paths: ProjectPaths, admin_port: int) -> None:
+def write_config(project: Project, paths: ProjectPaths, admin_port: int) -> bool:
+    """Write .hotdeploy/nginx.conf (and empty state files); False when it was up to date."""
     lb_paths = nginxconf.LbPaths(str(paths.state_dir))
     (paths.state_dir / "lb").mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
@@ -27,10 +30,19 @@ def write_config(project: Project, paths: ProjectPaths, admin_port: int) -> None
     for name in project.deployables():
         state = lb_paths.upstream_state(nginxconf.upstream_name(project, name))
         if not os.path.exists(state):
-            open(state, "a").close()
+            Path(state).touch()  # an empty state file: no servers yet
+    if paths.nginx_conf.exists() and paths.nginx_conf.read_text(encoding="utf-8") == text:
+        return False
     tmp = paths.nginx_conf.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, paths.nginx_conf)
+    return True
+
+
+def reload(pid: int) -> None:
+    """SIGHUP: the balancer re-reads its configuration without dropping a request; servers
+    live in the state files, so they survive it."""
+    os.kill(pid, signal.SIGHUP)
 
 
 def lb_command(paths: ProjectPaths) -> list[str]:

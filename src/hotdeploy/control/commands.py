@@ -3,6 +3,7 @@ scale, restart, logs, down. Each is a thin client of the control process's socke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ from rich.live import Live
 from rich.table import Table
 
 from hotdeploy import defaults as d
-from hotdeploy.control import client
-from hotdeploy.control.state import ProjectPaths
+from hotdeploy.control import client, teardown
+from hotdeploy.control.state import ProjectPaths, load_state
 from hotdeploy.errors import HotdeployError
 from hotdeploy.project.loader import load_project
 
@@ -79,7 +80,8 @@ def _wait_ready(paths: ProjectPaths) -> dict[str, Any]:
         if status["ready"]:
             return status
         if status["boot_error"]:
-            raise HotdeployError(status["boot_error"])
+            raise HotdeployError(f"{status['boot_error']}\n(what started is still running: "
+                                 f"see `hotdeploy logs SERVICE`, stop it with `hotdeploy down`)")
         time.sleep(0.2)
 
 
@@ -193,7 +195,16 @@ def logs(service: str, follow: bool = typer.Option(False, "-f", "--follow"),
 def down(file: str = FileOpt) -> None:
     """Stop every instance, the balancer and the control process."""
     try:
-        client.request(_paths(file), {"cmd": "down"}, _progress)
+        paths = _paths(file)
+        if client.is_running(paths):
+            client.request(paths, {"cmd": "down"}, _progress)
+        else:  # the control process is gone (killed): its state file still has every pid
+            state = load_state(paths.state_file)
+            if state is None:
+                console.print("nothing is running")
+                return
+            grace = load_project(file).deploy.stop_grace
+            asyncio.run(teardown.teardown(paths, state, grace, _progress))
     except HotdeployError as exc:
         raise _fail(exc) from None
     console.print("[green]stopped[/green]")

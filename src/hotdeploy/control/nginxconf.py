@@ -87,9 +87,13 @@ def _location(project: Project, name: str, route: str, with_check: bool) -> list
         "            proxy_set_header Host $host;",
         # A refused connection or a 502/503 from an instance that is going away is retried
         # on another instance: this is what keeps a SIGKILLed instance invisible to clients.
-        "            proxy_next_upstream error timeout http_502 http_503;",
+        "            proxy_next_upstream error timeout http_502 http_503"
+        + (" non_idempotent;" if bal.retry_non_idempotent else ";"),
     ]
-    if with_check and bal.strategy != "active-active":
+    # Active checks belong to the seed's strategy 2 only; strategies 1 and 3 (active-passive)
+    # rely on passive checks, as the seed's configurations do. Deploys are health-gated by the
+    # control plane's own probe in every strategy.
+    if with_check and bal.strategy == "active-active-health":
         hc = bal.health_check
         # `mandatory`: a server added through the API gets no traffic before its first pass.
         uri = project.health_of(name)

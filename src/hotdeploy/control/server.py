@@ -16,20 +16,19 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from hotdeploy.control import balancer
+from hotdeploy.control import balancer, teardown
 from hotdeploy.control.lbclient import LbClient
 from hotdeploy.control.nginxconf import upstream_name
 from hotdeploy.control.state import ControlState, ProjectPaths, ServiceState, load_state, save_state
+from hotdeploy.control.supervisor import Supervisor
 from hotdeploy.deploy import actions
 from hotdeploy.deploy import instances as ops
 from hotdeploy.deploy.backoff import RestartPolicy
-from hotdeploy.deploy.executor import _all
 from hotdeploy.errors import ControlError, HotdeployError
 from hotdeploy.project.loader import load_project
 from hotdeploy.project.model import split_host_port
 from hotdeploy.runtimes.base import InstanceInfo, Release
 from hotdeploy.runtimes.local import LocalRuntime, free_port, is_alive
-from hotdeploy.runtimes.local import stop_pid as _stop_pid
 
 
 def initial_release(project: Any, name: str) -> Release:
@@ -82,6 +81,11 @@ class Controller:
     async def boot(self) -> None:
         try:
             await self._ensure_balancer()
+            for name in [n for n in self.state.services if n not in self.project.deployables()]:
+                gone = self.state.services.pop(name)  # removed from hotdeploy.toml
+                self._boot(f"{name} is no longer in the project file: stopping its instances")
+                await teardown.stop_instances([*gone.instances, *gone.standby],
+                                              self.project.deploy.stop_grace)
             for name in self.project.deployables():
                 if name not in self.state.services:
                     dep = self.project.deployables()[name]
@@ -109,6 +113,12 @@ class Controller:
             self.lb = LbClient(self._admin())
             if await self.lb.ping():
                 self._boot(f"adopted the balancer (pid {pid})")
+                if balancer.write_config(self.project, self.paths, self.state.admin_port):
+                    # hotdeploy.toml changed since the balancer started (routes, services)
+                    balancer.check_config(self.paths)
+                    balancer.reload(pid)
+                    await self._await_upstreams()
+                    self._boot("the project file changed: balancer configuration reloaded")
                 return
         self.state.admin_port = self.state.admin_port or free_port()
         self.lb = LbClient(self._admin())
@@ -119,6 +129,24 @@ class Controller:
         await balancer.wait_ready(self.lb, pid, self.paths)
         self._boot(f"balancer started (pid {pid}) on {self.project.balancer.listen}, "
                    f"API on {self._admin()}")
+
+    async def _await_upstreams(self, timeout: float = 10.0) -> None:
+        assert self.lb is not None
+        deadline = time.monotonic() + timeout
+        for name in self.project.deployables():
+            upstream = upstream_name(self.project, name)
+            while True:
+                try:
+                    await self.lb.peers(upstream)
+                    break
+                except ControlError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+
+    @property
+    def _active_passive(self) -> bool:
+        return self.project.balancer.strategy == "active-passive"
 
     def _admin(self) -> str:
         host, _ = split_host_port(self.project.balancer.admin_listen)
@@ -149,20 +177,9 @@ class Controller:
                 await ctx.lb.remove(ctx.upstream, peer.id)
             svc.standby = [i for i in svc.standby if self.runtime.alive(i)]
             self.persist()
-            await self._top_up(ctx)
+            await actions.top_up(ctx, self._active_passive)
             adopted = [i.instance_id for i in svc.instances]
             self._boot(f"{name}: {len(adopted)} instances serving version {svc.release.version}")
-
-    async def _top_up(self, ctx: ops.ServiceContext) -> None:
-        svc = ctx.service
-        serving = [i for i in svc.instances if i.state == "serving"]
-        want_backups = 1 if self.project.balancer.strategy == "active-passive" else 0
-        backups = sum(1 for i in serving if i.backup)
-        new: list[InstanceInfo] = []
-        for index in range(max(0, svc.desired - len(serving))):
-            new.append(ops.launch(ctx, svc.release, backup=backups + index < want_backups))
-        await _all(ops.wait_healthy(ctx, i) for i in new)
-        await _all(ops.add(ctx, i) for i in new)
 
     # --- the socket -------------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -185,10 +202,24 @@ class Controller:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.paths.socket)
 
-    async def _supervise(self, supervisor: Any) -> None:
+    async def _supervise(self, supervisor: Supervisor) -> None:
         while not self.ready:
             await asyncio.sleep(0.1)
+        self._tasks.append(asyncio.create_task(self._watch_balancer()))
         await supervisor.run()
+
+    async def _watch_balancer(self) -> None:
+        """A balancer that died is started again; its servers come back from the state
+        files, so instances need not be touched."""
+        while True:
+            await asyncio.sleep(1.0)
+            pid = self.state.lb_pid
+            if pid and not is_alive(pid):
+                self.log(f"the balancer (pid {pid}) exited; starting it again")
+                try:
+                    await self._ensure_balancer()
+                except HotdeployError as exc:
+                    self.log(f"could not restart the balancer: {exc}")
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         def send(payload: dict[str, Any]) -> None:
@@ -203,7 +234,7 @@ class Controller:
             send({"ok": False, "error": str(exc), "exit_code": exc.exit_code})
         except (ValueError, KeyError, TypeError) as exc:
             send({"ok": False, "error": f"bad request: {exc!r}", "exit_code": 3})
-        except Exception as exc:  # noqa: BLE001 - report, and keep the control process up
+        except Exception as exc:  # report it, and keep the control process up
             self.log(f"internal error: {exc!r}")
             send({"ok": False, "error": f"internal error: {exc!r}", "exit_code": 3})
         with contextlib.suppress(Exception):
@@ -231,14 +262,13 @@ class Controller:
                 release = actions.release_with(ctx.service.release, req.get("version"),
                                                req.get("app"), req.get("command"),
                                                req.get("env") or {})
-                await actions.deploy(ctx, release, strategy)
+                await actions.deploy(ctx, release, strategy, self._active_passive)
             elif cmd == "rollback":
-                await actions.rollback(ctx, strategy)
+                await actions.rollback(ctx, strategy, self._active_passive)
             elif cmd == "restart":
-                await actions.restart(ctx)
+                await actions.restart(ctx, self._active_passive)
             elif cmd == "scale":
-                await actions.scale(ctx, int(req["count"]),
-                                    self.project.balancer.strategy == "active-passive")
+                await actions.scale(ctx, int(req["count"]), self._active_passive)
             else:
                 raise ControlError(f"unknown command {cmd!r}")
             return {"service": name, "version": ctx.service.release.version}
@@ -287,28 +317,12 @@ class Controller:
     async def down(self, emit: Any) -> dict[str, Any]:
         for task in self._tasks:
             task.cancel()
-        stops = []
-        for svc in self.state.services.values():
-            for info in [*svc.instances, *svc.standby]:
-                emit(f"stopping {info.instance_id} (pid {info.pid})")
-                stops.append(_stop_pid(info.pid, self.project.deploy.stop_grace))
-        await asyncio.gather(*stops)
-        if self.state.lb_pid:
-            emit(f"stopping the balancer (pid {self.state.lb_pid})")
-            await balancer.stop(self.state.lb_pid)
-        for name in self.project.deployables():  # the next `up` starts with empty upstreams
-            state = self.paths.state_dir / "lb" / f"{upstream_name(self.project, name)}.state"
-            with contextlib.suppress(FileNotFoundError):
-                state.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.state_file.unlink()
+        await teardown.teardown(self.paths, self.state, self.project.deploy.stop_grace, emit)
         self.stopping.set()
         return {"stopped": True}
 
 
-def _supervisor(ctl: Controller, policy: RestartPolicy) -> Any:
-    from hotdeploy.control.supervisor import Supervisor
-
+def _supervisor(ctl: Controller, policy: RestartPolicy) -> Supervisor:
     return Supervisor(lambda: {n: ctl.context(n) for n in ctl.state.services},
                       ctl.locks, policy, ctl.log)
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 
 from hotdeploy.deploy import instances as ops
-from hotdeploy.deploy.executor import Executor, _all
+from hotdeploy.deploy.executor import Executor, run_all
 from hotdeploy.deploy.planner import BlueGreen, Canary, Current, Rolling, Strategy, plan
 from hotdeploy.deploy.verdict import Thresholds
 from hotdeploy.errors import DeployError
@@ -34,15 +34,40 @@ def thresholds_of(cfg: DeploySection) -> Thresholds:
 async def drop_standby(ctx: ops.ServiceContext) -> None:
     """Stop a blue-green standby set (its keep time is over, or a new deploy starts)."""
     svc = ctx.service
-    await _all(ops.stop(ctx, i) for i in list(svc.standby))
+    await run_all(ops.stop(ctx, i) for i in list(svc.standby))
     svc.standby_release = None
     svc.standby_until = None
     ctx.persist()
 
 
-async def deploy(ctx: ops.ServiceContext, release: Release, strategy: str) -> None:
+async def prune(ctx: ops.ServiceContext) -> None:
+    """Forget crashed and failed instances (a deploy or scale replaces them)."""
+    for info in [i for i in ctx.service.instances if i.state in ("crashed", "failed")]:
+        await ops.unlist(ctx, info)
+        await ops.stop(ctx, info)
+
+
+async def top_up(ctx: ops.ServiceContext, active_passive: bool) -> None:
+    """Start instances of the current release until `desired` serve (one of them a backup
+    under active-passive)."""
+    svc = ctx.service
+    serving = [i for i in svc.instances if i.state == "serving"]
+    backups_missing = int(active_passive) - sum(1 for i in serving if i.backup)
+    new = [ops.launch(ctx, svc.release, backup=index < backups_missing)
+           for index in range(max(0, svc.desired - len(serving)))]
+    try:
+        await run_all(ops.wait_healthy(ctx, i) for i in new)
+        await run_all(ops.add(ctx, i) for i in new)
+    except DeployError:
+        await run_all(ops.retire(ctx, i) for i in new)
+        raise
+
+
+async def deploy(ctx: ops.ServiceContext, release: Release, strategy: str,
+                 active_passive: bool = False) -> None:
     svc = ctx.service
     await drop_standby(ctx)
+    await prune(ctx)
     current = [Current(i.instance_id, i.backup) for i in svc.instances if i.state == "serving"]
     steps = plan(current, strategy_of(strategy, ctx.deploy))
     ctx.emit(f"deploying {svc.name} {svc.release.version} -> {release.version} ({strategy}, "
@@ -58,12 +83,13 @@ async def deploy(ctx: ops.ServiceContext, release: Release, strategy: str) -> No
         ctx.persist()
         raise
     svc.previous, svc.release = svc.release, release
+    await top_up(ctx, active_passive)  # instances lost to crashes come back as the new release
     svc.last_deploy.update(status="done", finished=time.time())
     ctx.persist()
     ctx.emit(f"{svc.name} is at version {release.version}")
 
 
-async def rollback(ctx: ops.ServiceContext, strategy: str) -> None:
+async def rollback(ctx: ops.ServiceContext, strategy: str, active_passive: bool = False) -> None:
     """Back to the previous release: an instant swap while a blue-green standby is still
     running, otherwise a deploy of the previous release."""
     svc = ctx.service
@@ -72,9 +98,9 @@ async def rollback(ctx: ops.ServiceContext, strategy: str) -> None:
         back = list(svc.standby)
         svc.standby.clear()
         svc.instances.extend(back)
-        await _all(ops.add(ctx, i) for i in back)
+        await run_all(ops.add(ctx, i) for i in back)
         current = [i for i in svc.instances if i not in back]
-        await _all(ops.retire(ctx, i) for i in current)
+        await run_all(ops.retire(ctx, i) for i in current)
         svc.previous, svc.release = svc.release, svc.standby_release
         svc.standby_release = svc.standby_until = None
         svc.last_deploy = {"version": svc.release.version, "strategy": "rollback",
@@ -83,13 +109,14 @@ async def rollback(ctx: ops.ServiceContext, strategy: str) -> None:
         return
     if svc.previous is None:
         raise DeployError(f"{svc.name} has no previous version to roll back to")
-    await deploy(ctx, svc.previous, "rolling" if strategy == "canary" else strategy)
+    await deploy(ctx, svc.previous, "rolling" if strategy == "canary" else strategy,
+                 active_passive)
 
 
-async def restart(ctx: ops.ServiceContext) -> None:
+async def restart(ctx: ops.ServiceContext, active_passive: bool = False) -> None:
     """A rolling replacement by fresh processes of the same release."""
     previous = ctx.service.previous
-    await deploy(ctx, ctx.service.release, "rolling")
+    await deploy(ctx, ctx.service.release, "rolling", active_passive)
     ctx.service.previous = previous  # a restart is not a version to roll back to
     ctx.persist()
 
@@ -98,18 +125,14 @@ async def scale(ctx: ops.ServiceContext, count: int, active_passive: bool) -> No
     svc = ctx.service
     if count < 1 or (active_passive and count < 2):
         raise DeployError(f"{svc.name}: expected at least {2 if active_passive else 1} instances")
+    await prune(ctx)
     serving = [i for i in svc.instances if i.state == "serving"]
     if count > len(serving):
-        new = [ops.launch(ctx, svc.release) for _ in range(count - len(serving))]
-        try:
-            await _all(ops.wait_healthy(ctx, i) for i in new)
-            await _all(ops.add(ctx, i) for i in new)
-        except DeployError:
-            await _all(ops.retire(ctx, i) for i in new)
-            raise
+        svc.desired = count
+        await top_up(ctx, active_passive)
     else:
         primaries = [i for i in serving if not i.backup]
-        await _all(ops.retire(ctx, i) for i in primaries[count - len(serving):][::-1])
+        await run_all(ops.retire(ctx, i) for i in primaries[count - len(serving):][::-1])
     svc.desired = count
     ctx.persist()
     ctx.emit(f"{svc.name} runs {count} instances")

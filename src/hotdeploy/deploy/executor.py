@@ -63,14 +63,14 @@ class Executor:
                 self.bound[ref] = info
                 self.started.append(info)
         elif isinstance(step, AwaitHealthy):
-            await _all(ops.wait_healthy(ctx, self.bound[r]) for r in step.refs)
+            await run_all(ops.wait_healthy(ctx, self.bound[r]) for r in step.refs)
         elif isinstance(step, Add):
-            await _all(ops.add(ctx, self.bound[r], step.weight) for r in step.refs)
+            await run_all(ops.add(ctx, self.bound[r], step.weight) for r in step.refs)
             await self._mark()
         elif isinstance(step, Drain):
-            await _all(ops.retire(ctx, self.bound[r]) for r in step.refs)
+            await run_all(ops.retire(ctx, self.bound[r]) for r in step.refs)
         elif isinstance(step, Retire):
-            await _all(self._to_standby(self.bound[r], step.keep) for r in step.refs)
+            await run_all(self._to_standby(self.bound[r], step.keep) for r in step.refs)
         elif isinstance(step, SetWeights):
             for ref, weight in step.weights:
                 info = self.bound[ref]
@@ -89,7 +89,7 @@ class Executor:
     async def _mark(self) -> None:
         self.marks = {p.id: p for p in await self.ctx.lb.peers(self.ctx.upstream)}
 
-    async def _sample(self, refs: tuple[Ref, ...], now: dict[int, PeerView]) -> Sample:
+    def _sample(self, refs: tuple[Ref, ...], now: dict[int, PeerView]) -> Sample:
         requests = errors = 0
         latencies: list[float] = []
         for ref in refs:
@@ -106,8 +106,8 @@ class Executor:
 
     async def _check(self, step: CanaryCheck) -> None:
         now = {p.id: p for p in await self.ctx.lb.peers(self.ctx.upstream)}
-        canary = await self._sample(step.canary, now)
-        baseline = await self._sample(step.baseline, now)
+        canary = self._sample(step.canary, now)
+        baseline = self._sample(step.baseline, now)
         verdict = judge(canary, baseline, self.limits)
         self.ctx.emit(f"canary at {step.percent}%: {'pass' if verdict.passed else 'FAIL'}: "
                       f"{verdict.reason}")
@@ -132,7 +132,7 @@ class Executor:
         svc = ctx.service
         pending = [i for i in self.started if i in svc.instances and i.lb_id is None]
         added = [i for i in self.started if i in svc.instances and i.lb_id is not None]
-        await _all(ops.stop(ctx, i) for i in pending)
+        await run_all(ops.stop(ctx, i) for i in pending)
         survivors = [i for i in original if i in svc.instances and i.lb_id is not None]
         for info in survivors:
             await ctx.lb.patch(ctx.upstream, info.lb_id, weight=1)  # undo canary weights
@@ -141,13 +141,13 @@ class Executor:
         restored: list[InstanceInfo] = []
         for backup, count in lost.items():
             restored += [ops.launch(ctx, old, backup=backup) for _ in range(count)]
-        await _all(ops.wait_healthy(ctx, i) for i in restored)
-        await _all(ops.add(ctx, i) for i in restored)
-        await _all(ops.retire(ctx, i) for i in added)
+        await run_all(ops.wait_healthy(ctx, i) for i in restored)
+        await run_all(ops.add(ctx, i) for i in restored)
+        await run_all(ops.retire(ctx, i) for i in added)
         ctx.persist()
 
 
-async def _all(coros: object) -> None:
+async def run_all(coros: object) -> None:
     """Run concurrently; the first failure is raised after all have finished (no operation
     is abandoned half-way, so the state file always matches what runs)."""
     results = await asyncio.gather(*coros, return_exceptions=True)  # type: ignore[misc]

@@ -63,8 +63,6 @@ class Balancer:
         runtime = build_runtime(self.config, None, time.monotonic(), error_log=self.error_log)
         self.holder = RuntimeHolder(runtime)
         runtime.start(loop)
-        for key in list(self.listeners.sockets):
-            await self._serve(key)
         for signum, handler in (
             (signal.SIGHUP, self.reload),
             (signal.SIGQUIT, self.quit),
@@ -73,6 +71,11 @@ class Balancer:
             (signal.SIGUSR1, self.reopen),
         ):
             loop.add_signal_handler(signum, handler)
+        # Signals that arrived since the sockets were bound were held back (see `serve`);
+        # now they reach the handlers above instead of killing the process.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
+        for key in list(self.listeners.sockets):
+            await self._serve(key)
         self.error_log.log("notice", f"{LB_VERSION} started, pid {os.getpid()}")
         code = await self.stopping
         await self._shutdown()
@@ -144,15 +147,21 @@ class Balancer:
             drained = await self.tracker.wait_drained(defaults.DEFAULT_QUIT_TIMEOUT)
             if not drained:
                 self.error_log.log("warn", "graceful shutdown timed out, closing connections")
-        self.tracker.close_all()
+        self.tracker.abort_all()
         if self.holder is not None:
             self.holder.current.stop()
-            self.holder.current.close_logs()
+            self.holder.current.log_files.close()
         self.error_log.log("notice", "exit")
+
+
+HANDLED_SIGNALS = {signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
 
 
 def serve(config: MainConfig, config_path: str, options: LbOptions,
           error_log_override: str | None) -> int:
+    # Once a socket listens, a supervisor may see us as up and send SIGHUP at once: hold the
+    # signals back until the event loop has its handlers, or their default action would kill us.
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     listeners = ListenerSet()
     listeners.update(configured_listens(config).values())
     if config.daemon:

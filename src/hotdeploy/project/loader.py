@@ -46,13 +46,13 @@ def parse_project(data: dict[str, Any], origin: str = "hotdeploy.toml") -> Proje
 def format_errors(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in err["loc"])
         message = _EXPECTED.get(err["type"], err["msg"])
         if message.startswith("Input should be "):
             message = "expected " + message.removeprefix("Input should be ")
         message = message.removeprefix("Value error, ")
         got = "" if err["type"] in ("missing", "extra_forbidden") else _got(err.get("input"))
-        lines.append(f"{origin}: {key}: {message}{got}")
+        lines.append(f"{origin}: {key + ': ' if key else ''}{message}{got}")
     return "\n".join(lines)
 
 

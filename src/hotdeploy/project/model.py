@@ -58,6 +58,10 @@ class BalancerSection(_Strict):
     health_check: HealthCheckSection = HealthCheckSection()
     keepalive: Annotated[int, Field(ge=0)] = d.PROJECT_UPSTREAM_KEEPALIVE
     slow_start: Duration = 0.0
+    # nginx never retries a POST/LOCK/PATCH once it was sent (it may have been acted on), so a
+    # crash of an instance while it handles one reaches the client as a 502. Services whose
+    # writes are idempotent can turn this on (`proxy_next_upstream ... non_idempotent`).
+    retry_non_idempotent: bool = False
     # The admin API listener; port 0 picks a free loopback port when the balancer starts.
     admin_listen: str = d.PROJECT_ADMIN_LISTEN
 
@@ -186,15 +190,20 @@ class Project(_Strict):
             for route in routes:
                 if route in seen:
                     raise ValueError(
-                        f"route {route!r} of {owner!r} is already used by {seen[route]!r}")
+                        f"{self.key_of(owner)}: route {route!r} is already used by "
+                        f"{self.key_of(seen[route])}")
                 seen[route] = owner
         if self.balancer.strategy == "active-passive":
             for name, dep in self.deployables().items():
                 if dep.instances < 2:
                     raise ValueError(
-                        f"{name!r}: active-passive needs instances >= 2 (a primary and a backup)"
-                    )
+                        f"{self.key_of(name)}.instances: balancer strategy active-passive needs "
+                        f"instances >= 2 (a primary and a backup)")
         return self
+
+    def key_of(self, name: str) -> str:
+        """The table a service or unit is defined in, for error messages."""
+        return f"units.{name}" if name in self.units else f"services.{name}"
 
     def deployables(self) -> dict[str, ServiceSection | UnitSection]:
         return {**self.services, **self.units}

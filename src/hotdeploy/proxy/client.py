@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from hotdeploy import defaults as d
-from hotdeploy.config.model import Return
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.access import allowed, real_ip
-from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.exchange import Exchange
-from hotdeploy.proxy.logs import format_line
 from hotdeploy.proxy.normalize import normalize_path
-from hotdeploy.proxy.plan import ADD_HEADER_CODES, SERVER_HEADER
 from hotdeploy.proxy.request import Request
+from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.timers import Deadline
 
 if TYPE_CHECKING:
@@ -37,16 +33,21 @@ _connection_ids = itertools.count(1)
 
 # Pipelined requests parsed ahead of the one being answered; beyond this we stop reading
 # (back-pressure on a client that pipelines without reading responses).
-PIPELINE_LIMIT = 16
+PIPELINE_LIMIT = d.PROXY_PIPELINE_LIMIT
 # Bytes of a pending upgrade request's early data we keep before the upstream answers 101.
-UPGRADE_BUFFER_LIMIT = 64 * 1024
+UPGRADE_BUFFER_LIMIT = d.PROXY_UPGRADE_BUFFER_LIMIT
+
+
+# Request headers the parser callbacks look at; every other header is only stored.
+_SPECIAL_HEADERS = frozenset({b"host", b"expect", b"content-length", b"transfer-encoding",
+                              b"connection"})
 
 
 class _Abort(Exception):
     """Raised from a parser callback to stop parsing a request that is already answered."""
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(GeneratedResponses, asyncio.Protocol):
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
         self.holder = holder
@@ -87,6 +88,7 @@ class ClientConnection(asyncio.Protocol):
                            * server.large_client_header_buffers[1]
                            + server.client_header_buffer_size)
         self.timer = Deadline(self.loop, self._on_timeout)
+        self.upstream_timer = Deadline(self.loop, self._on_upstream_timeout)
         self._arm("header", self.header_timeout)
         transport.set_write_buffer_limits(high=d.DEFAULT_PROXY_BUFFERED_LIMIT)  # type: ignore[attr-defined]
         self.tracker.add(self)
@@ -126,6 +128,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.timer.cancel()
+        self.upstream_timer.cancel()
         self.tracker.remove(self)
         if self.tunnel is not None:
             self.tunnel.client_lost()
@@ -137,10 +140,11 @@ class ClientConnection(asyncio.Protocol):
             if self.queue:
                 self._log_access(self.queue[0])
         elif self.queue and self.queue[0].headers_done:
+            # Not answered (a timeout already set 408) or the client left first (499).
             req = self.queue[0]
             if not req.status:
                 req.status = 499
-                self._log_access(req)
+            self._log_access(req)
 
     def pause_writing(self) -> None:
         # The client reads slower than the upstream sends: stop reading the upstream
@@ -175,6 +179,11 @@ class ClientConnection(asyncio.Protocol):
     def _disarm(self) -> None:
         self.timer_kind = ""
         self.timer.clear()
+
+    def _on_upstream_timeout(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_timeout()
 
     def _on_timeout(self) -> None:
         kind = self.timer_kind
@@ -219,6 +228,8 @@ class ClientConnection(asyncio.Protocol):
             raise _Abort
         lname = name.lower()
         req.headers.append((lname, name, value))
+        if lname not in _SPECIAL_HEADERS:
+            return
         if lname == b"host":
             if not req.host:
                 req.host = value.decode("latin-1").lower().rsplit(":", 1)[0] if not \
@@ -232,6 +243,8 @@ class ClientConnection(asyncio.Protocol):
                 req.error = 400
         elif lname == b"transfer-encoding":
             req.chunked = b"chunked" in value.lower()
+        elif lname == b"connection":
+            req.has_connection = True
 
     def on_headers_complete(self) -> None:
         req = self.cur
@@ -288,10 +301,19 @@ class ClientConnection(asyncio.Protocol):
         if limit and req.body_size > limit:
             req.error = 413
             req.body = []
+            exchange = self.exchange
+            if exchange is not None and exchange.req is req:
+                # Streaming the body (request buffering off): abandon the upstream attempt.
+                exchange.client_lost()
+                self.exchange = None
+                req.status = 0
             if self.queue and self.queue[0] is req:
                 self.respond(req, 413)
             raise _Abort
         req.body.append(body)
+        exchange = self.exchange
+        if exchange is not None and exchange.streaming and exchange.req is req:
+            exchange.body_chunk(body)
         if self.timer_kind == "body":
             self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
 
@@ -301,6 +323,13 @@ class ClientConnection(asyncio.Protocol):
             return
         self.cur = None
         req.complete = True
+        exchange = self.exchange
+        if exchange is not None and exchange.req is req:
+            if exchange.streaming:
+                exchange.body_end()
+            if self.timer_kind == "body":
+                self._disarm()
+            return
         if self.queue and self.queue[0] is req and not req.status and not req.error:
             if self.timer_kind == "body":
                 self._disarm()
@@ -321,6 +350,9 @@ class ClientConnection(asyncio.Protocol):
             # RFC 9110 §10.1.1: tell the client to send the body we are going to read.
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
+        plan = req.plan
+        if plan is not None and plan.kind == "proxy" and not plan.settings.proxy.request_buffering:
+            self._dispatch(req)  # proxy_request_buffering off: forward while the body arrives
 
     def _dispatch(self, req: Request) -> None:
         plan = req.plan
@@ -340,130 +372,6 @@ class ClientConnection(asyncio.Protocol):
             self._admin(req)
         else:
             self.respond(req, 404)
-
-    def _return(self, req: Request, ret: Return, override: int | None) -> None:
-        code = ret.code
-        text = ret.text.render(req) if ret.text is not None else None
-        if code == 444:
-            req.status = 444  # nginx: close the connection without a response
-            self._log_access(req)
-            self.transport.close()
-            return
-        status = override or code
-        if code in pages.REDIRECT_STATUSES and text is not None:
-            self._write_generated(req, status, pages.error_body(code),
-                                  b"Location: " + text.encode("latin-1", "replace") + b"\r\n")
-        elif text is not None:
-            self._write_generated(req, status, text.encode(), b"", b"text/plain")
-        elif status >= 400 and override is None:
-            self.respond(req, status)
-        else:
-            self._write_generated(req, status, pages.error_body(status))
-
-    def _admin(self, req: Request) -> None:
-        plan = req.plan
-        assert plan is not None and plan.location is not None
-        body = b"".join(req.body)
-        try:
-            if plan.kind == "api":
-                from hotdeploy.admin.api import handle_api
-
-                subpath = req.path[len(plan.location.path):] if req.path.startswith(
-                    plan.location.path) else req.path
-                status, headers, payload = handle_api(
-                    req.method, subpath, req.args, body, req.runtime,
-                    bool(plan.location.api_write), time.monotonic())
-            else:
-                from hotdeploy.admin.metrics import render_metrics
-
-                status, headers, payload = render_metrics(req.runtime)
-        except Exception as exc:  # the admin API must never take the data path down
-            self._log_error("alert", f"admin handler failed: {exc!r}")
-            self.respond(req, 500)
-            return
-        content_type = b"application/json"
-        extra = []
-        for name, value in headers:
-            if name.lower() == "content-type":
-                content_type = value.encode("latin-1")
-            else:
-                extra.append(f"{name}: {value}\r\n".encode("latin-1"))
-        self._write_generated(req, status, payload, b"".join(extra), content_type)
-
-    def respond(self, req: Request, status: int) -> None:
-        """Answer with a generated status (error page), honouring `error_page`."""
-        plan = req.plan
-        if plan is not None and not req.redirected and status >= 300:
-            page = plan.settings.error_pages.get(pages.wire_status(status))
-            if page is not None and self._error_page(req, status, page):
-                return
-        self._write_generated(req, status, pages.error_body(status))
-
-    def _error_page(self, req: Request, status: int, page: Any) -> bool:
-        req.redirected = True
-        uri = page.uri.render(req)
-        code = page.response_code or pages.wire_status(status)
-        if not uri.startswith(("/", "@")):
-            # error_page to a URL: a redirect (302 unless =301/302/303/307/308 was given).
-            code = page.response_code if page.response_code in pages.REDIRECT_STATUSES else 302
-            self._write_generated(req, code, pages.error_body(code),
-                                  b"Location: " + uri.encode("latin-1", "replace") + b"\r\n")
-            return True
-        plan = req.plan
-        assert plan is not None
-        runtime = req.runtime
-        target = None
-        if uri.startswith("@"):
-            for location in plan.server.locations:
-                if location.modifier == "@" and location.path == uri:
-                    target = runtime.plans.get(id(location))
-        else:
-            location = runtime.router.find_location(plan.server, uri.partition("?")[0])
-            target = runtime.plans.get(id(location)) if location is not None else None
-        if target is None or target.kind != "return" or target.return_ is None:
-            return False
-        req.plan = target
-        override = None if page.use_upstream_code else code
-        self._return(req, target.return_, override)
-        return True
-
-    def _write_generated(self, req: Request, status: int, body: bytes, extra: bytes = b"",
-                         content_type: bytes = b"text/html") -> None:
-        plan = req.plan
-        wire = pages.wire_status(status)
-        if status in pages.CLOSING_STATUSES or status == 494:
-            req.close_after = True
-        keep = self.keep_alive_for(req)
-        parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
-        if wire not in pages.NO_BODY_STATUSES:
-            parts.append(b"Content-Type: " + content_type + b"\r\n")
-            parts.append(b"Content-Length: %d\r\n" % len(body))
-        parts.append(extra)
-        if keep:
-            parts.append(b"Connection: keep-alive\r\n")
-            if plan is not None:
-                parts.append(plan.keepalive_header)
-        else:
-            parts.append(b"Connection: close\r\n")
-            req.close_after = True
-        if plan is not None:
-            if wire in ADD_HEADER_CODES:
-                parts.append(plan.add_ok)
-            parts.append(plan.add_always)
-            for name, template, always in plan.add_dynamic:
-                if always or wire in ADD_HEADER_CODES:
-                    value = template.render(req)
-                    if value:
-                        parts += (name, b": ", value.encode("latin-1", "replace"), b"\r\n")
-        parts.append(b"\r\n")
-        head = b"".join(parts)
-        if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:
-            body = b""
-        req.status = wire if status != 494 else 400
-        req.bytes_sent += len(head) + len(body)
-        req.body_bytes_sent += len(body)
-        self.transport.write(head + body)
-        self.finish(req)
 
     def keep_alive_for(self, req: Request) -> bool:
         if (not req.keep_alive or req.close_after or self.shutting_down or self.parser_dead
@@ -589,8 +497,8 @@ class ClientConnection(asyncio.Protocol):
         plan = req.plan
         if plan is None:
             return
-        for writer, fmt in plan.access_logs:
-            writer.write(format_line(fmt, req))
+        for writer, render in plan.access_logs:
+            writer.write(render(req))
 
     def _log_error(self, level: str, message: str) -> None:
         self.holder.current.error_log.log(level, message, self.cid)

@@ -13,23 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from hotdeploy.proxy.clock import date_header
-from hotdeploy.proxy.plan import ADD_HEADER_CODES, RESPONSE_HOP, SERVER_HEADER
-from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide
-from hotdeploy.proxy.timers import Deadline
+from hotdeploy.proxy.response_head import client_head
+from hotdeploy.proxy.retry import NON_IDEMPOTENT_METHODS, RETRYABLE_STATUSES, FailureKind, decide
 from hotdeploy.proxy.upstream import UpstreamConnection
+from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.client import ClientConnection
     from hotdeploy.proxy.request import Request
     from hotdeploy.proxy.runtime import Runtime
-
-_CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
-
-
-def _noop() -> None:
-    pass
 
 
 class _Stop(Exception):
@@ -50,42 +43,12 @@ def _attempt(client_ip: str, hash_key: str | None) -> Any:
 
 class Exchange:
     __slots__ = (
-        "after_stop",
-        "attempt",
-        "attempt_started",
-        "client",
-        "conn",
-        "connect_task",
-        "finished",
-        "group",
-        "header_done",
-        "interim",
-        "out",
-        "last_code",
-        "length_known",
-        "loop",
-        "out_chunked",
-        "parser",
-        "payload",
-        "peer",
-        "peer_failed",
-        "phase",
-        "plan",
-        "pool",
-        "proxy",
-        "reason",
-        "req",
-        "resp_headers",
-        "response_started",
-        "retried_stale",
-        "reused",
-        "runtime",
-        "sent",
-        "skip_body",
-        "started",
-        "status",
-        "timer",
-        "tries",
+        "after_stop", "attempt", "attempt_started", "body_sent", "chunked_up", "client", "conn",
+        "connect_task", "finished", "group", "header_done", "interim", "last_code",
+        "length_known", "loop", "out", "out_chunked", "parser", "payload", "peer", "peer_failed",
+        "phase", "plan", "pool", "proxy", "reason", "req", "resp_headers", "response_started",
+        "retried_stale", "reused", "runtime", "sent", "skip_body", "started", "status",
+        "stream_mode", "streaming", "timer", "tries",
     )
 
     def __init__(self, client: ClientConnection, req: Request, runtime: Runtime) -> None:
@@ -106,11 +69,20 @@ class Exchange:
         self.attempt_started = 0.0
         self.peer: Any = None
         self.conn: UpstreamConnection | None = None
+        # proxy_request_buffering off: the body is forwarded while it arrives (not for a
+        # chunked body to an HTTP/1.0 upstream: without a length it must be buffered, as nginx).
+        self.streaming = (not req.complete and not self.proxy.request_buffering
+                          and (not req.chunked or plan.upstream_version == b"HTTP/1.1"))
+        self.stream_mode = self.streaming
+        self.chunked_up = self.streaming and req.chunked
+        self.body_sent = False
         self.parser: Any = None
         self.connect_task: asyncio.Task[None] | None = None
-        self.payload = self._build_request()
+        self.payload = build_request(req, plan, self.streaming, self.chunked_up)
         self.phase = ""
-        self.timer = Deadline(self.loop, self._on_timeout)
+        # The client connection's upstream timer, reused request after request (creating a
+        # timer handle per request costs more than re-arming one).
+        self.timer = client.upstream_timer
         self.finished = False
         self.sent = False
         self.response_started = False
@@ -133,36 +105,23 @@ class Exchange:
         self.peer_failed = False
 
     # ------------------------------------------------------------------ the request
-    def _build_request(self) -> bytes:
-        req, plan = self.req, self.plan
-        uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args)
-        parts = [req.method.encode(), b" ", uri.encode("latin-1", "replace"), b" ",
-                 plan.upstream_version, b"\r\n", plan.static_set]
-        for name, template in plan.dynamic_set:
-            value = template.render(req)
-            if value:
-                parts += (name, b": ", value.encode("latin-1", "replace"), b"\r\n")
-        if self.proxy.pass_request_headers:
-            drop = plan.drop_request
-            named = self._connection_named()
-            for lname, name, value in req.headers:
-                if lname in drop or (named and lname in named):
-                    continue
-                parts += (name, b": ", value, b"\r\n")
-        body = b"".join(req.body) if self.proxy.pass_request_body else b""
-        if body or req.content_length >= 0 or req.chunked:
-            parts.append(b"Content-Length: %d\r\n" % len(body))
-        parts.append(b"\r\n")
-        parts.append(body)
-        return b"".join(parts)
+    def _encode_body(self, data: bytes) -> bytes:
+        return b"%x\r\n%s\r\n" % (len(data), data) if self.chunked_up else data
 
-    def _connection_named(self) -> frozenset[bytes]:
-        # RFC 9110 §7.6.1: headers named in Connection are hop-by-hop too.
-        value = self.req.header("connection")
-        if not value:
-            return frozenset()
-        tokens = {t.strip().lower().encode() for t in value.split(",")}
-        return frozenset(tokens - _CONNECTION_TOKENS_KEPT)
+    def body_chunk(self, data: bytes) -> None:
+        """More request body from the client (streaming mode)."""
+        conn = self.conn
+        if conn is not None and conn.transport is not None and not self.finished:
+            conn.transport.write(self._encode_body(data))
+            self.body_sent = True
+            self.peer.sent += len(data)
+
+    def body_end(self) -> None:
+        self.streaming = False
+        conn = self.conn
+        if self.chunked_up and conn is not None and conn.transport is not None \
+                and not self.finished:
+            conn.transport.write(b"0\r\n\r\n")
 
     # ------------------------------------------------------------------ peer selection
     def start(self) -> None:
@@ -181,7 +140,7 @@ class Exchange:
                           upstream=False)
             self.req.upstream_addrs.append(self.plan.upstream or "")
             self.req.upstream_statuses.append("502")
-            self.req.upstream_times.append("0.000")
+            self.req.upstream_times.append(0.0)
             self.finished = True
             self.client.respond(self.req, self.last_code)
             return
@@ -231,19 +190,34 @@ class Exchange:
         self.timer.set(self.proxy.read_timeout)
         transport = conn.transport
         assert transport is not None
-        transport.write(self.payload)
+        payload = self.payload
+        if self.stream_mode:
+            # Streaming mode: what arrived so far, then the rest as it comes.
+            body = b"".join(self._encode_body(c) for c in self.req.body)
+            if not self.streaming and self.chunked_up:
+                body += b"0\r\n\r\n"
+            self.body_sent = bool(body)
+            payload += body
+        transport.write(payload)
         self.sent = True
-        self.peer.sent += len(self.payload)
+        self.peer.sent += len(payload)
+        if transport.get_write_buffer_size():
+            # proxy_send_timeout: between two successive writes while the request is sent;
+            # proxy_read_timeout starts once it is (see upstream_resume_writing).
+            self.phase = "sending"
+            self.timer.set(self.proxy.send_timeout)
 
     # ------------------------------------------------------------------ upstream events
     def upstream_data(self, data: bytes) -> None:
         if self.finished:
             return
-        self.timer.set(self.proxy.read_timeout)
         try:
             self.parser.feed_data(data)
             if self.out:
                 self._flush()
+            if not self.finished:
+                # proxy_read_timeout runs between two successive reads.
+                self.timer.set(self.proxy.read_timeout)
         except httptools.HttpParserUpgrade as exc:
             self._flush()
             if self.status == 101 and self.req.upgrade:
@@ -269,9 +243,12 @@ class Exchange:
             return
         self.conn = None
         if not self.header_done:
-            if self.reused and conn.received == 0 and not self.retried_stale:
-                # A cached connection the server had closed: not the peer's fault, and nothing
-                # was processed; retry once on a fresh connection to the same peer.
+            if (self.reused and conn.received == 0 and not self.retried_stale
+                    and (self.req.method not in NON_IDEMPOTENT_METHODS
+                         or "non_idempotent" in self.plan.next_upstream)):
+                # A cached connection the server closed as we reused it (the keep-alive race):
+                # not the peer's fault; retry once on a fresh connection to the same peer.
+                # POST/LOCK/PATCH keep nginx's guard: the server may have acted on them.
                 self.retried_stale = True
                 self.reused = False
                 self._connect()
@@ -290,10 +267,14 @@ class Exchange:
             self._abort(failed=True)
 
     def upstream_pause_writing(self) -> None:
-        pass  # the whole request is one write; proxy_send_timeout covers a stuck upstream
+        if self.phase == "header":
+            self.phase = "sending"
+            self.timer.set(self.proxy.send_timeout)
 
     def upstream_resume_writing(self) -> None:
-        pass
+        if self.phase == "sending":
+            self.phase = "header"
+            self.timer.set(self.proxy.read_timeout)
 
     # ------------------------------------------------------------------ parser callbacks
     def on_status(self, reason: bytes) -> None:
@@ -348,78 +329,30 @@ class Exchange:
 
     # ------------------------------------------------------------------ response head
     def _write_head(self) -> None:
-        req, plan, status = self.req, self.plan, self.status
-        hide = plan.hide
-        no_body = req.method == "HEAD" or status in (204, 304) or status < 200
-        has_length = chunked = False
-        named: set[bytes] | None = None
-        parts = [b"HTTP/1.1 %d " % status, self.reason, b"\r\n", SERVER_HEADER, date_header()]
-        out_headers: list[tuple[bytes, bytes]] = []
-        for name, value in self.resp_headers:
-            lname = name.lower()
-            if lname in RESPONSE_HOP:
-                if lname == b"transfer-encoding":
-                    chunked = b"chunked" in value.lower()
-                elif lname == b"connection":
-                    tokens = {t.strip() for t in value.lower().split(b",")}
-                    named = (named or set()) | (tokens - _CONNECTION_TOKENS_KEPT)
-                continue
-            if lname in hide:
-                continue
-            if lname == b"content-length":
-                has_length = True
-            out_headers.append((name, value))
-        for name, value in out_headers:
-            if named and name.lower() in named:
-                continue
-            parts += (name, b": ", value, b"\r\n")
+        req, status = self.req, self.status
+        head = client_head(status, self.reason, self.resp_headers, self.plan, req,
+                           self.client.keep_alive_for(req))
         req.upstream_headers = self.resp_headers
-        self.length_known = has_length or chunked
-        client = self.client
-        keep = client.keep_alive_for(req)
-        if status == 101:
-            parts.append(b"Upgrade: " + req.header("upgrade").encode("latin-1") + b"\r\n")
-            parts.append(b"Connection: upgrade\r\n")
-        else:
-            if no_body:
-                self.skip_body = req.method == "HEAD"
-            elif not has_length:
-                if req.version == "1.1":
-                    self.out_chunked = True
-                    parts.append(b"Transfer-Encoding: chunked\r\n")
-                else:
-                    keep = False  # HTTP/1.0: the end of the body is the end of the connection
-            if keep:
-                parts.append(b"Connection: keep-alive\r\n")
-                parts.append(plan.keepalive_header)
-            else:
-                parts.append(b"Connection: close\r\n")
-                req.close_after = True
-        if status in ADD_HEADER_CODES:
-            parts.append(plan.add_ok)
-        parts.append(plan.add_always)
-        for name, template, always in plan.add_dynamic:
-            if always or status in ADD_HEADER_CODES:
-                value = template.render(req)
-                if value:
-                    parts += (name, b": ", value.encode("latin-1", "replace"), b"\r\n")
-        parts.append(b"\r\n")
-        head = b"".join(parts)
-        req.bytes_sent += len(head)
+        self.length_known = head.length_known
+        self.out_chunked = head.chunked_out
+        if not head.keep:
+            req.close_after = True
+        req.bytes_sent += len(head.head)
         req.status = status
         self.response_started = True
         self.phase = "body"
-        self.out.append(head)
-        if self.skip_body:
+        self.out.append(head.head)
+        if req.method == "HEAD" and status != 101:
             # llhttp cannot be told the request was HEAD: it would wait for Content-Length
             # bytes that never come. The response is complete; the connection is not reusable.
+            self.skip_body = True
             self._complete(reuse=False)
 
     # ------------------------------------------------------------------ completion
     def _record_attempt(self, status: int) -> None:
         req = self.req
         req.upstream_statuses.append(str(status))
-        req.upstream_times.append(f"{time.monotonic() - self.attempt_started:.3f}")
+        req.upstream_times.append(time.monotonic() - self.attempt_started)
         peer = self.peer
         if status:
             responses = peer.responses
@@ -430,12 +363,11 @@ class Exchange:
 
     def _complete(self, reuse: bool) -> None:
         self.finished = True
-        self.timer.cancel()
+        self.timer.clear()
         client, req, conn, peer = self.client, self.req, self.conn, self.peer
         if self.out_chunked:
             self.out.append(b"0\r\n\r\n")
         self._flush()
-        self.timer.callback = _noop  # no reference cycle left behind for the GC
         self._record_attempt(self.status)
         if conn is not None:
             peer.received += conn.received
@@ -450,6 +382,7 @@ class Exchange:
             else:
                 conn.close()
         self.group.release(peer, self.peer_failed, time.monotonic())
+        self.parser = None  # break the parser <-> exchange cycle now, not at the next GC
         client.finish(req)
 
     def _flush(self) -> None:
@@ -463,7 +396,7 @@ class Exchange:
         truncated response, never a wrong one)."""
         self._flush()
         self.finished = True
-        self.timer.cancel()
+        self.timer.clear()
         if self.conn is not None:
             self.peer.received += self.conn.received
             self.conn.close()
@@ -477,7 +410,7 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        self.timer.cancel()
+        self.timer.clear()
         if self.connect_task is not None:
             self.connect_task.cancel()
             self.connect_task = None
@@ -539,10 +472,14 @@ class Exchange:
         self.group.release(self.peer, self.peer_failed, time.monotonic())
         self.client.respond(self.req, status)
 
-    def _on_timeout(self) -> None:
+    def on_timeout(self) -> None:
+        if self.finished:
+            return
         phase = self.phase
         if phase == "connecting":
             where = "while connecting to upstream"
+        elif phase == "sending":
+            where = "while sending request to upstream"
         elif phase == "header":
             where = "while reading response header from upstream"
         else:
@@ -559,7 +496,7 @@ class Exchange:
         from hotdeploy.proxy.tunnel import Tunnel
 
         self.finished = True
-        self.timer.cancel()
+        self.timer.clear()
         conn = self.conn
         assert conn is not None
         self.conn = None

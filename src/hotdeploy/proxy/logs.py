@@ -12,8 +12,8 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from hotdeploy.config.model import LogFormat, Var
 
@@ -170,6 +170,36 @@ def format_line(fmt: LogFormat, ctx: _Vars) -> bytes:
             out.append(value)
     out.append("\n")
     return "".join(out).encode("utf-8", "surrogateescape")
+
+
+def compile_format(fmt: LogFormat, getter: Callable[[str], Callable[[Any], str]]
+                   ) -> Callable[[Any], bytes]:
+    """`format_line` with the variable lookups resolved once per configuration (the access
+    log is written for every request: DESIGN.md's per-request budget)."""
+    parts: list[str | Callable[[Any], str]] = [
+        getter(p.name) if isinstance(p, Var) else p for p in fmt.template.parts
+    ]
+    escape = fmt.escape
+
+    def render(ctx: Any) -> bytes:
+        out: list[str] = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = part(ctx)
+            if escape == "json":
+                out.append(_escape_json(value))
+            elif not value:
+                out.append("-")
+            elif escape == "default":
+                out.append(_escape_default(value))
+            else:
+                out.append(value)
+        out.append("\n")
+        return "".join(out).encode("utf-8", "surrogateescape")
+
+    return render
 
 
 class LogFiles:

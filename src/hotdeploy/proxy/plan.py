@@ -7,20 +7,22 @@ resolved. (DESIGN.md "Measuring speed": every microsecond of Python per request 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import (
     HttpSettings,
     LocationConfig,
-    LogFormat,
     Return,
     ServerConfig,
     Template,
     UpstreamConfig,
     Var,
 )
-from hotdeploy.proxy.logs import AccessLogWriter, LogFiles
+from hotdeploy.proxy.logs import AccessLogWriter, LogFiles, compile_format
+from hotdeploy.proxy.request import variable_getter
 
 # Request headers never forwarded as the client sent them: hop-by-hop per RFC 9110 §7.6.1
 # (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), plus
@@ -70,7 +72,7 @@ class LocationPlan:
     add_ok: bytes = b""  # constant add_header lines for ADD_HEADER_CODES
     add_always: bytes = b""  # constant `always` lines
     add_dynamic: tuple[tuple[bytes, Template, bool], ...] = ()
-    access_logs: tuple[tuple[AccessLogWriter, LogFormat], ...] = ()
+    access_logs: tuple[tuple[AccessLogWriter, Callable[[Any], bytes]], ...] = ()
     keepalive_header: bytes = b""
     hash_key: Template | None = None
     next_upstream: frozenset[str] = field(default_factory=frozenset)
@@ -136,7 +138,8 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.prefix = location.path if location is not None and location.modifier in ("", "^~", "=") \
         else ""
     plan.add_ok, plan.add_always, plan.add_dynamic = _add_headers(settings)
-    plan.access_logs = tuple((log_files.get(log.path, log.buffer), log.format)
+    plan.access_logs = tuple((log_files.get(log.path, log.buffer),
+                              compile_format(log.format, variable_getter))
                              for log in settings.access_logs)
     if settings.keepalive_header_timeout is not None:
         plan.keepalive_header = b"Keep-Alive: timeout=%d\r\n" % int(

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
 
 _PID = str(os.getpid())
+# Request start times come from the loop's monotonic clock; wall time for $request_time/$msec
+# is derived with this offset instead of a second clock read per request.
+_WALL_OFFSET = time.time() - time.monotonic()
 NGINX_VERSION = "1.25.0"
 
 
@@ -38,7 +41,7 @@ class Request(VariableSource):
         "conn_requests",
         "content_length",
         "error",
-        "expect_continue",
+        "expect_continue", "has_connection",
         "headers",
         "headers_done",
         "host",
@@ -79,7 +82,7 @@ class Request(VariableSource):
         self.cid = cid
         self.conn_requests = conn_requests
         self.start = start
-        self.start_wall = time.time()
+        self.start_wall = start + _WALL_OFFSET
         self.method = ""
         self.raw_uri = ""
         self.path = ""
@@ -91,6 +94,7 @@ class Request(VariableSource):
         self.chunked = False
         self.content_length = -1
         self.expect_continue = False
+        self.has_connection = False  # a Connection header was sent (may name hop-by-hop ones)
         self.upgrade = False
         self.headers_done = False
         self.complete = False
@@ -109,7 +113,7 @@ class Request(VariableSource):
         self.bytes_sent = 0
         self.upstream_addrs: list[str] = []
         self.upstream_statuses: list[str] = []
-        self.upstream_times: list[str] = []
+        self.upstream_times: list[float] = []
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.resp_headers: list[tuple[bytes, bytes]] = []
 
@@ -243,9 +247,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "proxy_add_x_forwarded_for": _xff,
     "upstream_addr": lambda r: ", ".join(r.upstream_addrs),
     "upstream_status": lambda r: ", ".join(r.upstream_statuses),
-    "upstream_response_time": lambda r: ", ".join(r.upstream_times),
+    "upstream_response_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
     "upstream_connect_time": lambda r: ", ".join("0.000" for _ in r.upstream_times),
-    "upstream_header_time": lambda r: ", ".join(r.upstream_times),
+    "upstream_header_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),
@@ -261,3 +265,15 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "content_type": lambda r: r.header("content-type"),
 }
 
+
+
+def variable_getter(name: str) -> Callable[[Request], str]:
+    """The evaluator of `$name`, resolved once (for precompiled log formats)."""
+    fn = _VARIABLES.get(name)
+    if fn is not None:
+        return fn
+    for prefix, handler in _PREFIXES:
+        if name.startswith(prefix):
+            suffix = name[len(prefix):]
+            return lambda r: handler(r, suffix)
+    return lambda r: ""

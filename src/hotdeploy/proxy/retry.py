@@ -54,13 +54,17 @@ def decide(
     max_tries: int,
     elapsed: float,
     timeout: float,
+    body_streamed: bool = False,
 ) -> RetryDecision:
     """`tries` = attempts made so far including this one; `tries_limit` =
-    proxy_next_upstream_tries (0 = none); `max_tries` = servers in the group."""
+    proxy_next_upstream_tries (0 = none); `max_tries` = servers in the group;
+    `body_streamed`: with `proxy_request_buffering off`, body bytes already went to a server
+    and are no longer all in hand, so the request cannot be replayed (nginx docs)."""
     failure = counts_as_failure(kind, next_upstream)
     retry = (
         kind in next_upstream
         and not response_started
+        and not body_streamed
         and not (request_sent and method in NON_IDEMPOTENT_METHODS
                  and "non_idempotent" not in next_upstream)
         and tries < max_tries

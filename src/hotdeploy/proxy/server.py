@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from hotdeploy import defaults as d
 from hotdeploy.config.model import Listen
 from hotdeploy.proxy.client import ClientConnection
 from hotdeploy.proxy.runtime import RuntimeHolder
 
-DRAIN_POLL_INTERVAL = 0.05
+DRAIN_POLL_INTERVAL = d.DRAIN_POLL_INTERVAL
 
 
 class ConnectionTracker:

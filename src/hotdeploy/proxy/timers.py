@@ -12,23 +12,22 @@ from collections.abc import Callable
 
 
 class Deadline:
-    __slots__ = ("_handle", "_loop", "callback", "when")
+    __slots__ = ("_at", "_handle", "_loop", "callback", "when")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
         self._loop = loop
         self._handle: asyncio.TimerHandle | None = None
+        self._at = 0.0  # when the live handle fires
         self.callback = callback
         self.when = 0.0  # 0 = disarmed
 
     def set(self, timeout: float) -> None:
         """Fire `timeout` seconds from now (replacing any earlier deadline)."""
-        when = self._loop.time() + timeout
-        self.when = when
-        handle = self._handle
-        if handle is None:
-            self._handle = self._loop.call_at(when, self._fire)
-        elif handle.when() > when:
-            handle.cancel()
+        when = self.when = self._loop.time() + timeout
+        if self._handle is None or self._at > when:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._at = when
             self._handle = self._loop.call_at(when, self._fire)
 
     def clear(self) -> None:
@@ -46,6 +45,7 @@ class Deadline:
         if when == 0.0:
             return
         if self._loop.time() < when:
+            self._at = when
             self._handle = self._loop.call_at(when, self._fire)
             return
         self.when = 0.0

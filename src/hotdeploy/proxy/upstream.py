@@ -76,6 +76,7 @@ class UpstreamPool:
         self.size = size
         self.timeout = timeout
         self.idle: deque[UpstreamConnection] = deque()
+        self.closed = False
 
     def take(self, peer: Peer, now: float) -> UpstreamConnection | None:
         idle = self.idle
@@ -92,6 +93,9 @@ class UpstreamPool:
         return None
 
     def put(self, conn: UpstreamConnection, now: float) -> None:
+        if self.closed:  # its configuration generation ended while this request ran
+            conn.close()
+            return
         conn.exchange = None
         conn.idle_since = now
         conn.pool = self
@@ -113,7 +117,19 @@ class UpstreamPool:
             conn.pool = None
             conn.close()
 
+    def adopt(self, peers: dict[tuple[str, bool], Peer]) -> None:
+        """After a reload: point idle connections at the new generation's peer objects
+        (same address and role), close the ones whose server is gone."""
+        for conn in list(self.idle):
+            peer = peers.get(conn.peer.key)
+            if peer is None:
+                self.discard(conn)
+                conn.close()
+            else:
+                conn.peer = peer
+
     def close(self) -> None:
+        self.closed = True
         while self.idle:
             conn = self.idle.popleft()
             conn.pool = None

@@ -55,12 +55,8 @@ def instance_env(spec: InstanceSpec, port: int) -> dict[str, str]:
 
 def is_alive(pid: int) -> bool:
     """True while `pid` runs; reaps it when it is our child, sees zombies when it is not."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass  # adopted: not our child, its parent (init) reaps it
+    if _reaped(pid):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,9 +65,20 @@ def is_alive(pid: int) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            zombie = stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+    if zombie:
+        _reaped(pid)  # it died since the first look: reap it now, or it stays a zombie
+    return not zombie
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False  # adopted: not our child, its parent (init) reaps it
+    return done == pid
 
 
 class LocalRuntime:

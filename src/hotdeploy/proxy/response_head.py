@@ -1,0 +1,94 @@
+"""The response head sent to the client for a proxied response. Pure: no I/O.
+
+- Hop-by-hop headers of the upstream hop are dropped (RFC 9110 §7.6.1: Connection and the
+  headers it names, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade);
+- `proxy_hide_header` (nginx's defaults: Date, Server, X-Pad, X-Accel-*) minus
+  `proxy_pass_header`; our own `Server` and `Date` are written like nginx's;
+- framing for the client hop: Content-Length passed through, otherwise chunked for HTTP/1.1
+  clients, or the end of the connection for HTTP/1.0 clients (RFC 9112 §6.3);
+- `add_header` lines (success codes only, unless `always`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.plan import ADD_HEADER_CODES, RESPONSE_HOP, SERVER_HEADER
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.plan import LocationPlan
+    from hotdeploy.proxy.request import Request
+
+CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
+
+
+@dataclass(slots=True)
+class ClientHead:
+    head: bytes
+    length_known: bool  # the upstream body is delimited (Content-Length or chunked)
+    chunked_out: bool  # the body must be chunk-encoded for the client
+    keep: bool  # the client connection stays open after this response
+
+
+def add_header_lines(plan: LocationPlan, req: Request, status: int) -> list[bytes]:
+    lines = [plan.add_ok] if status in ADD_HEADER_CODES else []
+    lines.append(plan.add_always)
+    for name, template, always in plan.add_dynamic:
+        if always or status in ADD_HEADER_CODES:
+            value = template.render(req)
+            if value:
+                lines.append(name + b": " + value.encode("latin-1", "replace") + b"\r\n")
+    return lines
+
+
+def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+                plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
+    hide = plan.hide
+    has_length = chunked = False
+    named: set[bytes] | None = None
+    parts = [b"HTTP/1.1 %d " % status, reason, b"\r\n", SERVER_HEADER, date_header()]
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname in RESPONSE_HOP:
+            if lname == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif lname == b"connection":
+                tokens = {t.strip() for t in value.lower().split(b",")}
+                named = (named or set()) | (tokens - CONNECTION_TOKENS_KEPT)
+            continue
+        if lname in hide:
+            continue
+        if lname == b"content-length":
+            has_length = True
+        kept.append((name, value))
+    if chunked and has_length:
+        # RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; never pass both.
+        named = (named or set()) | {b"content-length"}
+        has_length = False
+    for name, value in kept:
+        if named and name.lower() in named:
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    chunked_out = False
+    if status == 101:
+        parts.append(b"Upgrade: " + req.header("upgrade").encode("latin-1") + b"\r\n")
+        parts.append(b"Connection: upgrade\r\n")
+    else:
+        no_body = req.method == "HEAD" or status in (204, 304) or status < 200
+        if not no_body and not has_length:
+            if req.version == "1.1":
+                chunked_out = True
+                parts.append(b"Transfer-Encoding: chunked\r\n")
+            else:
+                keep = False  # HTTP/1.0: the end of the body is the end of the connection
+        if keep:
+            parts.append(b"Connection: keep-alive\r\n")
+            parts.append(plan.keepalive_header)
+        else:
+            parts.append(b"Connection: close\r\n")
+    parts += add_header_lines(plan, req, status)
+    parts.append(b"\r\n")
+    return ClientHead(b"".join(parts), has_length or chunked, chunked_out, keep)

@@ -1,0 +1,152 @@
+"""Responses the proxy writes itself: error pages, `return`, `error_page`, the admin API.
+
+A mixin of `ClientConnection` (it writes to the connection's transport and hands the finished
+request back to `finish`), kept apart so the connection module stays about the protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from hotdeploy.config.model import Return
+from hotdeploy.proxy import pages
+from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.plan import SERVER_HEADER
+from hotdeploy.proxy.response_head import add_header_lines
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.request import Request
+
+
+class GeneratedResponses:
+    transport: Any
+
+    def finish(self, req: Request) -> None:  # pragma: no cover - provided by the connection
+        raise NotImplementedError
+
+    def keep_alive_for(self, req: Request) -> bool:  # pragma: no cover - idem
+        raise NotImplementedError
+
+    def _log_access(self, req: Request) -> None:  # pragma: no cover - idem
+        raise NotImplementedError
+
+    def _log_error(self, level: str, message: str) -> None:  # pragma: no cover - idem
+        raise NotImplementedError
+
+    def _return(self, req: Request, ret: Return, override: int | None) -> None:
+        code = ret.code
+        text = ret.text.render(req) if ret.text is not None else None
+        if code == 444:
+            req.status = 444  # nginx: close the connection without a response
+            self._log_access(req)
+            self.transport.close()
+            return
+        status = override or code
+        if code in pages.REDIRECT_STATUSES and text is not None:
+            self._write_generated(req, status, pages.error_body(code),
+                                  b"Location: " + text.encode("latin-1", "replace") + b"\r\n")
+        elif text is not None:
+            self._write_generated(req, status, text.encode(), b"", b"text/plain")
+        elif status >= 400 and override is None:
+            self.respond(req, status)
+        else:
+            self._write_generated(req, status, pages.error_body(status))
+
+    def _admin(self, req: Request) -> None:
+        plan = req.plan
+        assert plan is not None and plan.location is not None
+        body = b"".join(req.body)
+        try:
+            if plan.kind == "api":
+                from hotdeploy.admin.api import handle_api
+
+                subpath = req.path[len(plan.location.path):] if req.path.startswith(
+                    plan.location.path) else req.path
+                status, headers, payload = handle_api(
+                    req.method, subpath, req.args, body, req.runtime,
+                    bool(plan.location.api_write), time.monotonic())
+            else:
+                from hotdeploy.admin.metrics import render_metrics
+
+                status, headers, payload = render_metrics(req.runtime)
+        except Exception as exc:  # the admin API must never take the data path down
+            self._log_error("alert", f"admin handler failed: {exc!r}")
+            self.respond(req, 500)
+            return
+        content_type = b"application/json"
+        extra = []
+        for name, value in headers:
+            if name.lower() == "content-type":
+                content_type = value.encode("latin-1")
+            else:
+                extra.append(f"{name}: {value}\r\n".encode("latin-1"))
+        self._write_generated(req, status, payload, b"".join(extra), content_type)
+
+    def respond(self, req: Request, status: int) -> None:
+        """Answer with a generated status (error page), honouring `error_page`."""
+        plan = req.plan
+        if plan is not None and not req.redirected and status >= 300:
+            page = plan.settings.error_pages.get(pages.wire_status(status))
+            if page is not None and self._error_page(req, status, page):
+                return
+        self._write_generated(req, status, pages.error_body(status))
+
+    def _error_page(self, req: Request, status: int, page: Any) -> bool:
+        req.redirected = True
+        uri = page.uri.render(req)
+        code = page.response_code or pages.wire_status(status)
+        if not uri.startswith(("/", "@")):
+            # error_page to a URL: a redirect (302 unless =301/302/303/307/308 was given).
+            code = page.response_code if page.response_code in pages.REDIRECT_STATUSES else 302
+            self._write_generated(req, code, pages.error_body(code),
+                                  b"Location: " + uri.encode("latin-1", "replace") + b"\r\n")
+            return True
+        plan = req.plan
+        assert plan is not None
+        runtime = req.runtime
+        target = None
+        if uri.startswith("@"):
+            for location in plan.server.locations:
+                if location.modifier == "@" and location.path == uri:
+                    target = runtime.plans.get(id(location))
+        else:
+            location = runtime.router.find_location(plan.server, uri.partition("?")[0])
+            target = runtime.plans.get(id(location)) if location is not None else None
+        if target is None or target.kind != "return" or target.return_ is None:
+            return False
+        req.plan = target
+        override = None if page.use_upstream_code else code
+        self._return(req, target.return_, override)
+        return True
+
+    def _write_generated(self, req: Request, status: int, body: bytes, extra: bytes = b"",
+                         content_type: bytes = b"text/html") -> None:
+        plan = req.plan
+        wire = pages.wire_status(status)
+        if status in pages.CLOSING_STATUSES or status == 494:
+            req.close_after = True
+        keep = self.keep_alive_for(req)
+        parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
+        if wire not in pages.NO_BODY_STATUSES:
+            parts.append(b"Content-Type: " + content_type + b"\r\n")
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(extra)
+        if keep:
+            parts.append(b"Connection: keep-alive\r\n")
+            if plan is not None:
+                parts.append(plan.keepalive_header)
+        else:
+            parts.append(b"Connection: close\r\n")
+            req.close_after = True
+        if plan is not None:
+            parts += add_header_lines(plan, req, wire)
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:
+            body = b""
+        req.status = wire if status != 494 else 400
+        req.bytes_sent += len(head) + len(body)
+        req.body_bytes_sent += len(body)
+        self.transport.write(head + body)
+        self.finish(req)
