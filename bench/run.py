@@ -203,6 +203,8 @@ def describe(s: Settings) -> None:
     console.print("backends: one nginx (worker_processes 1) on two loopback ports answering "
                   "`return 200` from memory — a few µs per request, so they are never the "
                   "bottleneck; the direct row shows their ceiling.")
+    console.print("proxies: both read the same nginx.conf: `nginx -c FILE -p DIR` and "
+                  "`hotdeploy lb -c FILE -p DIR` (run as `python -m hotdeploy lb`)")
     if s.hotdeploy_label != HOTDEPLOY:
         console.print(f"[yellow]* hotdeploy's slot runs: {shlex.join(s.hotdeploy_cmd)}[/yellow]")
     if s.pin:

@@ -89,7 +89,7 @@ DEFAULT_HEALTH_CHECK_PASSES = 1
 DEFAULT_HEALTH_CHECK_URI = "/"
 HEALTH_CHECK_BODY_LIMIT = 256 * 1024  # match `body` tests read at most this much
 
-# --- NGINX Plus API --------------------------------------------------------------------------------
+# --- NGINX Plus API ------------------------------------------------------------------------
 API_VERSION = 9
 API_VERSIONS = tuple(range(1, API_VERSION + 1))
 
@@ -101,7 +101,7 @@ UPSTREAM_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 # --- graceful shutdown ----------------------------------------------------------------------------
 DEFAULT_QUIT_TIMEOUT = 30.0  # SIGQUIT: how long in-flight requests may take before we exit anyway
 
-# --- control plane: hotdeploy.toml (issue 4) -------------------------------------------------------
+# --- control plane: hotdeploy.toml (issue 4) -----------------------------------------------
 PROJECT_FILE = "hotdeploy.toml"
 PROJECT_STATE_DIR = ".hotdeploy"  # beside the project file: state, sockets, logs, nginx.conf
 PROJECT_LISTEN = "127.0.0.1:8080"
@@ -144,4 +144,6 @@ PROXY_PIPELINE_LIMIT = 16  # pipelined requests parsed ahead of the one answered
 PROXY_UPGRADE_BUFFER_LIMIT = 64 * 1024  # early tunnel bytes held until the upstream answers 101
 UPSTREAM_POOL_SWEEP_INTERVAL = 1.0  # seconds between closing idle upstream connections / log flush
 ROUTE_SERVER_CACHE_SIZE = 1024  # (listen, Host) -> virtual server lookups remembered
+# Routing answers (listen, Host, path) -> location plan cached per configuration generation.
+ROUTE_PLAN_CACHE_SIZE = 4096
 DRAIN_POLL_INTERVAL = 0.05  # seconds between checks while waiting for in-flight requests

@@ -60,3 +60,25 @@ def parse_size(text: str) -> int:
     if m is None:
         raise ValueError(f"invalid size {text!r}")
     return int(m.group(1)) * _SIZE_SCALE[m.group(2).lower()]
+
+
+def parse_duration(value: str | int | float) -> float:
+    """A duration from a project file or a JSON API body: a number is seconds, a string is an
+    nginx time value. Raises ValueError naming what was expected."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as "30s" or "500ms"')
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("expected a non-negative duration")
+        return float(value)
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise ValueError(f'invalid duration {value!r}: expected a duration such as "30s"') from None
+
+
+def format_time(seconds: float) -> str:
+    """The shortest nginx spelling: whole seconds as "5s", anything else in milliseconds."""
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.timeout(120)
 __all__ = ["shop"]  # the fixture
 
 
-def test_rolling_deploy_of_three_instances_fails_no_request_and_leaves_others_alone(shop):
-    file, base = shop()
+@pytest.mark.parametrize("balancer", ["active-active", "active-active-health"])
+def test_rolling_deploy_of_three_instances_fails_no_request_and_leaves_others_alone(shop,
+                                                                                   balancer):
+    file, base = shop(balancer=balancer)
     untouched = {name: pids(file, name) for name in ("payments", "backoffice")}
     with Load(base) as load:
         result = cli(file, "deploy", "orders", "--version", "2.0.0")
@@ -29,7 +31,9 @@ def test_rolling_deploy_of_three_instances_fails_no_request_and_leaves_others_al
 
 
 def test_blue_green_switches_the_whole_set_and_rollback_swaps_back(shop):
-    file, base = shop(deploy='strategy = "blue-green"\nblue_green_keep = "60s"')
+    # Active checks: the re-added standby set is gated by the balancer's `mandatory` check.
+    file, base = shop(balancer="active-active-health",
+                      deploy='strategy = "blue-green"\nblue_green_keep = "60s"')
     old = pids(file, "orders")
     with Load(base) as load:
         result = cli(file, "deploy", "orders", "--version", "2.0.0")
@@ -88,7 +92,7 @@ def test_a_version_that_crashes_at_start_is_rolled_back_with_its_log(shop):
 
 
 def test_sigkill_of_an_instance_fails_no_request_and_it_is_restarted(shop):
-    file, base = shop()
+    file, base = shop(balancer="active-active-health")
     victim = service(file, "orders")["instances"][0]
     with Load(base) as load:
         os.kill(victim["pid"], signal.SIGKILL)

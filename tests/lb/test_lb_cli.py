@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,6 +84,7 @@ def test_bind_failure_is_reported_and_exits_1(tmp_path: Path) -> None:
 
 def test_daemon_writes_pid_file_and_s_quit_stops_it(tmp_path: Path) -> None:
     backend = start_backend("a")
+    pid_file = tmp_path / "logs" / "nginx.pid"
     try:
         port = free_port()
         conf = tmp_path / "nginx.conf"
@@ -110,9 +112,13 @@ def test_daemon_writes_pid_file_and_s_quit_stops_it(tmp_path: Path) -> None:
         else:
             os.kill(pid, signal.SIGKILL)
             pytest.fail("daemon did not exit on -s quit")
-        assert not (tmp_path / "logs" / "nginx.pid").exists()
+        assert not pid_file.exists()
     finally:
         backend.kill()
+        # A failed assertion must not leave a detached balancer behind.
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_s_without_running_instance_says_which_pid_file(tmp_path: Path) -> None:

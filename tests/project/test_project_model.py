@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hotdeploy.errors import ProjectError
-from hotdeploy.project.durations import format_duration, parse_duration
 from hotdeploy.project.loader import load_project, parse_project
+from hotdeploy.units import format_time, parse_duration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop" / "hotdeploy.toml"
 
@@ -111,6 +111,6 @@ def test_durations_use_nginx_units(text, seconds):
 
 
 def test_duration_formatting_round_trips():
-    assert format_duration(30.0) == "30s"
-    assert format_duration(0.25) == "250ms"
-    assert parse_duration(format_duration(1.5)) == 1.5
+    assert format_time(30.0) == "30s"
+    assert format_time(0.25) == "250ms"
+    assert parse_duration(format_time(1.5)) == 1.5

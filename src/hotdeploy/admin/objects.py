@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hotdeploy.project.durations import format_duration
+from hotdeploy.units import format_time
 from hotdeploy.upstream.peer import Peer
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ def server_object(peer: Peer) -> dict[str, Any]:
         "weight": peer.weight,
         "max_conns": peer.max_conns,
         "max_fails": peer.max_fails,
-        "fail_timeout": format_duration(peer.fail_timeout),
-        "slow_start": format_duration(peer.slow_start),
+        "fail_timeout": format_time(peer.fail_timeout),
+        "slow_start": format_time(peer.slow_start),
         "route": "",
         "backup": peer.backup,
         "down": peer.down,

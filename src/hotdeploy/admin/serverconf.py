@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass, field
 
 from hotdeploy.admin.errors import ApiError, format_error
-from hotdeploy.project.durations import parse_duration
+from hotdeploy.units import parse_duration
 from hotdeploy.upstream.statefile import parse_address
 
 # Parameters a client may change on a live server (PATCH) or give when adding one (POST).

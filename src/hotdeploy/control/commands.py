@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ def _progress(message: str) -> None:
     console.print(f"  [dim]{time.strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def up(file: str = FileOpt,
        detach: bool = typer.Option(False, "--detach", "-d",
                                    help="Return once every instance is healthy.")) -> None:
@@ -59,6 +64,9 @@ def up(file: str = FileOpt,
         return
     console.print("[dim]live status; Ctrl-C stops everything (`hotdeploy up -d` to leave it "
                   "running)[/dim]")
+    # A foreground `up` stopped by its supervisor (SIGTERM, as `timeout` or systemd send) stops
+    # everything, the same as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with Live(_table(status), console=console, refresh_per_second=2) as live:
             while True:

@@ -10,7 +10,7 @@ import httpx
 
 from hotdeploy import defaults as d
 from hotdeploy.errors import ControlError
-from hotdeploy.project.durations import format_duration
+from hotdeploy.units import format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +77,9 @@ class LbClient:
         if max_fails is not None:
             body["max_fails"] = max_fails
         if fail_timeout is not None:
-            body["fail_timeout"] = format_duration(fail_timeout)
+            body["fail_timeout"] = format_time(fail_timeout)
         if slow_start:
-            body["slow_start"] = format_duration(slow_start)
+            body["slow_start"] = format_time(slow_start)
         data = await self._call("POST", f"/{upstream}/servers", body)
         return int(data["id"])
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotdeploy.project.durations import format_duration
 from hotdeploy.project.model import Project, split_host_port
+from hotdeploy.units import format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def _location(project: Project, name: str, route: str, with_check: bool) -> list
         hc = bal.health_check
         # `mandatory`: a server added through the API gets no traffic before its first pass.
         uri = project.health_of(name)
-        lines.append(f"            health_check uri={uri} interval={format_duration(hc.interval)}"
+        lines.append(f"            health_check uri={uri} interval={format_time(hc.interval)}"
                      f" fails={hc.fails} passes={hc.passes} mandatory;")
     lines.append("        }")
     return lines

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from hotdeploy import defaults as d
-from hotdeploy.project.durations import parse_duration
+from hotdeploy.units import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]

@@ -43,6 +43,10 @@ _SPECIAL_HEADERS = frozenset({b"host", b"expect", b"content-length", b"transfer-
                               b"connection"})
 
 
+# Method names decoded once (the parser hands bytes to every request).
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+
+
 class _Abort(Exception):
     """Raised from a parser callback to stop parsing a request that is already answered."""
 
@@ -68,6 +72,8 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         self.upgrade_data = b""
         self.head_bytes = 0
         self.timer_kind = ""
+        self.feeding = False  # inside data_received's parser feed
+        self.pending_timeout = 0.0  # a timer armed during the feed, set after it
 
     # ------------------------------------------------------------------ connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -102,6 +108,21 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         if self.parser_dead:
             self._buffer_upgrade(data)
             return
+        # Timers armed by the parser callbacks are set once, after the whole feed: a request
+        # that arrives in one packet arms and disarms its header and body timers without
+        # touching the timer (the deadline is the same: loop.time() is fixed within a callback).
+        self.feeding = True
+        try:
+            self._feed(data)
+        finally:
+            self.feeding = False
+            timeout = self.pending_timeout
+            if timeout:
+                self.pending_timeout = 0.0
+                if self.timer_kind:
+                    self.timer.set(timeout)
+
+    def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -174,11 +195,15 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
     # ------------------------------------------------------------------ timers
     def _arm(self, kind: str, timeout: float) -> None:
         self.timer_kind = kind
-        self.timer.set(timeout)
+        if self.feeding:
+            self.pending_timeout = timeout  # set by data_received once the feed is over
+        else:
+            self.timer.set(timeout)
 
     def _disarm(self) -> None:
         self.timer_kind = ""
-        self.timer.clear()
+        self.pending_timeout = 0.0
+        self.timer.when = 0.0  # Deadline.clear, inlined (several times per request)
 
     def _on_upstream_timeout(self) -> None:
         exchange = self.exchange
@@ -212,7 +237,7 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         req = self.cur
         assert req is not None
-        req.url_parts.append(url)
+        req.url += url
         req.request_length += len(url)
         if req.request_length > self.line_limit:
             req.error = 414  # nginx: request line longer than one large header buffer
@@ -252,13 +277,12 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         parser = self.parser
         req.headers_done = True
         self.head_bytes = 0
-        req.method = parser.get_method().decode("latin-1")
+        method = req.method_bytes = parser.get_method()
+        req.method = _METHODS.get(method) or method.decode("latin-1")
         req.version = parser.get_http_version()
         req.keep_alive = parser.should_keep_alive()
         req.upgrade = parser.should_upgrade()
-        raw = b"".join(req.url_parts).decode("latin-1")
-        req.url_parts = []
-        req.raw_uri = raw
+        raw = req.raw_uri = req.url.decode("latin-1")
         if raw.startswith(("http://", "https://")):
             # Absolute form (RFC 9112 §3.2.2): the authority replaces Host.
             rest = raw.split("://", 1)[1]
@@ -357,7 +381,8 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
     def _dispatch(self, req: Request) -> None:
         plan = req.plan
         assert plan is not None
-        if not allowed(req.remote_addr, plan.settings.access_rules):
+        rules = plan.settings.access_rules
+        if rules and not allowed(req.remote_addr, rules):
             self._log_error("error", f'access forbidden by rule, client: {req.remote_addr}')
             self.respond(req, 403)
             return
@@ -391,22 +416,24 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         """The response to `req` is complete: log it, then the next request or keep-alive."""
         self.exchange = None
         self.requests += 1
-        self._log_access(req)
-        if self.queue and self.queue[0] is req:
-            self.queue.popleft()
+        plan = req.plan
+        if plan is not None and plan.access_logs:
+            self._log_access(req)
+        queue = self.queue
+        if queue and queue[0] is req:
+            queue.popleft()
         if self.closed:
             return
         if req.close_after or self.parser_dead or self.shutting_down:
             self.closed = True
             self.transport.close()
             return
-        if self.queue:
-            self._begin(self.queue[0])
+        if queue:
+            self._begin(queue[0])
             return
         if self.reading_paused:
             self.resume_reading()
-        settings = req.plan.settings if req.plan is not None else None
-        self._arm("keepalive", settings.keepalive_timeout if settings else
+        self._arm("keepalive", plan.settings.keepalive_timeout if plan is not None else
                   d.DEFAULT_KEEPALIVE_TIMEOUT)
 
     def abort(self, req: Request) -> None:

@@ -18,6 +18,7 @@ from hotdeploy.proxy.retry import NON_IDEMPOTENT_METHODS, RETRYABLE_STATUSES, Fa
 from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
+from hotdeploy.upstream.attempt import Attempt
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.client import ClientConnection
@@ -25,31 +26,44 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.runtime import Runtime
 
 
+# $upstream_status text for the usual codes, without a str() per response.
+_STATUS_TEXT = {code: str(code) for code in range(100, 600)}
+
+
 class _Stop(Exception):
     """Raised inside a parser callback to stop parsing this response (retry or intercept)."""
 
 
-_ATTEMPT: Any = None
-
-
-def _attempt(client_ip: str, hash_key: str | None) -> Any:
-    global _ATTEMPT
-    if _ATTEMPT is None:
-        from hotdeploy.upstream.group import Attempt
-
-        _ATTEMPT = Attempt
-    return _ATTEMPT(client_ip, hash_key)
-
-
 class Exchange:
-    __slots__ = (
-        "after_stop", "attempt", "attempt_started", "body_sent", "chunked_up", "client", "conn",
-        "connect_task", "finished", "group", "header_done", "interim", "last_code",
-        "length_known", "loop", "out", "out_chunked", "parser", "payload", "peer", "peer_failed",
-        "phase", "plan", "pool", "proxy", "reason", "req", "resp_headers", "response_started",
-        "retried_stale", "reused", "runtime", "sent", "skip_body", "started", "status",
-        "stream_mode", "streaming", "timer", "tries",
-    )
+    # No __slots__: fields that start equal for every request are class attributes, so an
+    # exchange (one per proxied request) sets only what differs. Immutable defaults only.
+    tries = 0
+    attempt_started = 0.0
+    peer: Any = None
+    conn: UpstreamConnection | None = None
+    streaming = False
+    stream_mode = False
+    chunked_up = False
+    body_sent = False
+    parser: Any = None
+    connect_task: asyncio.Task[None] | None = None
+    phase = ""
+    finished = False
+    sent = False
+    response_started = False
+    reused = False
+    retried_stale = False
+    after_stop: Any = None
+    last_code = 502
+    # the response of the current attempt (see _reset_response)
+    status = 0
+    reason = b""
+    header_done = False
+    interim = False
+    length_known = False
+    out_chunked = False
+    skip_body = False
+    peer_failed = False
 
     def __init__(self, client: ClientConnection, req: Request, runtime: Runtime) -> None:
         plan = req.plan
@@ -58,40 +72,26 @@ class Exchange:
         self.req = req
         self.plan = plan
         self.runtime = runtime
-        self.proxy = plan.settings.proxy
+        proxy = self.proxy = plan.settings.proxy
         self.loop = client.loop
         self.group = runtime.groups.get(plan.upstream)
         self.pool = runtime.pools.get(plan.upstream) if plan.upstream_keepalive else None
         key = plan.hash_key.render(req) if plan.hash_key is not None else None
-        self.attempt = _attempt(req.remote_addr, key)
-        self.tries = 0
-        self.started = time.monotonic()
-        self.attempt_started = 0.0
-        self.peer: Any = None
-        self.conn: UpstreamConnection | None = None
-        # proxy_request_buffering off: the body is forwarded while it arrives (not for a
-        # chunked body to an HTTP/1.0 upstream: without a length it must be buffered, as nginx).
-        self.streaming = (not req.complete and not self.proxy.request_buffering
-                          and (not req.chunked or plan.upstream_version == b"HTTP/1.1"))
-        self.stream_mode = self.streaming
-        self.chunked_up = self.streaming and req.chunked
-        self.body_sent = False
-        self.parser: Any = None
-        self.connect_task: asyncio.Task[None] | None = None
+        self.attempt = Attempt(req.remote_addr, key)
+        self.started = client.loop.time()  # proxy_next_upstream_timeout counts from here
+        if not req.complete and not proxy.request_buffering:
+            # proxy_request_buffering off: the body is forwarded while it arrives (not for a
+            # chunked body to an HTTP/1.0 upstream: without a length it must be buffered,
+            # as nginx does).
+            streaming = not req.chunked or plan.upstream_version == b"HTTP/1.1"
+            self.streaming = self.stream_mode = streaming
+            self.chunked_up = streaming and req.chunked
         self.payload = build_request(req, plan, self.streaming, self.chunked_up)
-        self.phase = ""
         # The client connection's upstream timer, reused request after request (creating a
         # timer handle per request costs more than re-arming one).
         self.timer = client.upstream_timer
-        self.finished = False
-        self.sent = False
-        self.response_started = False
-        self.reused = False
-        self.retried_stale = False
-        self.after_stop: Any = None
         self.out: list[bytes] = []  # client bytes produced during one feed, written once
-        self.last_code = 502
-        self._reset_response()
+        self.resp_headers: list[tuple[bytes, bytes]] = []
 
     def _reset_response(self) -> None:
         self.status = 0
@@ -147,7 +147,7 @@ class Exchange:
         self.tries += 1
         self.peer = peer
         self.attempt_started = now
-        self.req.upstream_addrs.append(peer.address)
+        self.req.upstream_addrs.append(peer)  # its address is formatted only if logged
         conn = self.pool.take(peer, self.loop.time()) if self.pool is not None else None
         if conn is not None:
             self.reused = True
@@ -184,7 +184,8 @@ class Exchange:
         conn.exchange = self
         conn.received = 0
         conn.requests += 1
-        self._reset_response()
+        if self.tries > 1 or self.retried_stale:
+            self._reset_response()  # a retry: forget what the previous attempt received
         self.parser = httptools.HttpResponseParser(self)
         self.phase = "header"
         self.timer.set(self.proxy.read_timeout)
@@ -349,10 +350,10 @@ class Exchange:
             self._complete(reuse=False)
 
     # ------------------------------------------------------------------ completion
-    def _record_attempt(self, status: int) -> None:
+    def _record_attempt(self, status: int, now: float = 0.0) -> None:
         req = self.req
-        req.upstream_statuses.append(str(status))
-        req.upstream_times.append(time.monotonic() - self.attempt_started)
+        req.upstream_statuses.append(_STATUS_TEXT.get(status) or str(status))
+        req.upstream_times.append((now or time.monotonic()) - self.attempt_started)
         peer = self.peer
         if status:
             responses = peer.responses
@@ -363,25 +364,31 @@ class Exchange:
 
     def _complete(self, reuse: bool) -> None:
         self.finished = True
-        self.timer.clear()
+        self.timer.when = 0.0  # Deadline.clear, inlined (once per request)
         client, req, conn, peer = self.client, self.req, self.conn, self.peer
+        out = self.out
         if self.out_chunked:
-            self.out.append(b"0\r\n\r\n")
-        self._flush()
-        self._record_attempt(self.status)
+            out.append(b"0\r\n\r\n")
+        if out:
+            client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+        now = time.monotonic()
+        self._record_attempt(self.status, now)
         if conn is not None:
             peer.received += conn.received
             self.conn = None
             pool = self.pool
-            now = self.loop.time()
+            plan = self.plan
+            # loop.time() is the clock of the pool's idle/created stamps
+            loop_now = self.loop.time()
             if (reuse and pool is not None and self.parser.should_keep_alive()
-                    and conn.requests < self.plan.upstream_keepalive_requests
-                    and now - conn.created < self.plan.upstream_keepalive_time
+                    and conn.requests < plan.upstream_keepalive_requests
+                    and loop_now - conn.created < plan.upstream_keepalive_time
                     and conn.transport is not None):
-                pool.put(conn, now)
+                pool.put(conn, loop_now)
             else:
                 conn.close()
-        self.group.release(peer, self.peer_failed, time.monotonic())
+        self.group.release(peer, self.peer_failed, now)
         self.parser = None  # break the parser <-> exchange cycle now, not at the next GC
         client.finish(req)
 
@@ -428,7 +435,7 @@ class Exchange:
         proxy = self.proxy
         return decide(kind, self.plan.next_upstream, self.req.method, self.sent,
                       self.response_started, self.tries, proxy.next_upstream_tries,
-                      self.group.max_tries, time.monotonic() - self.started,
+                      self.group.max_tries, self.loop.time() - self.started,
                       proxy.next_upstream_timeout)
 
     def _close_attempt(self) -> None:

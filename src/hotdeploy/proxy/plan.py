@@ -74,6 +74,11 @@ class LocationPlan:
     add_dynamic: tuple[tuple[bytes, Template, bool], ...] = ()
     access_logs: tuple[tuple[AccessLogWriter, Callable[[Any], bytes]], ...] = ()
     keepalive_header: bytes = b""
+    # Derived once (build_plan), read per response by response_head.client_head:
+    response_drop: frozenset[bytes] = RESPONSE_HOP  # hop-by-hop + proxy_hide_header
+    keepalive_lines: bytes = b"Connection: keep-alive\r\n"  # + keepalive_header
+    add_any: bool = False  # any add_header line at all
+    request_tail: bytes = b" HTTP/1.0\r\n"  # " " + upstream_version + CRLF + static_set
     hash_key: Template | None = None
     next_upstream: frozenset[str] = field(default_factory=frozenset)
 
@@ -147,6 +152,9 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     proxy = settings.proxy
     plan.next_upstream = proxy.next_upstream
     plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
+    plan.response_drop = RESPONSE_HOP | plan.hide
+    plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
+    plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
         pp = location.proxy_pass
         plan.upstream = pp.upstream
@@ -154,6 +162,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
         plan.upstream_version = b"HTTP/1.1" if proxy.http_version == "1.1" else b"HTTP/1.0"
         plan.static_set, plan.dynamic_set, plan.drop_request = _proxy_headers(
             settings, pp.proxy_host)
+        plan.request_tail = b" " + plan.upstream_version + b"\r\n" + plan.static_set
         upstream = upstreams.get(pp.upstream)
         if upstream is not None:
             # nginx keeps upstream connections only for HTTP/1.1 with an empty Connection

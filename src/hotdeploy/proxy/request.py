@@ -28,49 +28,39 @@ NGINX_VERSION = "1.25.0"
 
 
 class Request(VariableSource):
-    __slots__ = (
-        "args",
-        "body",
-        "body_bytes_sent",
-        "body_size",
-        "bytes_sent",
-        "chunked",
-        "cid",
-        "close_after",
-        "complete",
-        "conn_requests",
-        "content_length",
-        "error",
-        "expect_continue", "has_connection",
-        "headers",
-        "headers_done",
-        "host",
-        "keep_alive",
-        "method",
-        "path",
-        "plan",
-        "raw_uri",
-        "realip_remote_addr",
-        "redirected",
-        "remote_addr",
-        "remote_port",
-        "request_length",
-        "resp_headers",
-        "runtime",
-        "server",
-        "server_addr",
-        "server_port",
-        "start",
-        "start_wall",
-        "status",
-        "upgrade",
-        "upstream_addrs",
-        "upstream_headers",
-        "upstream_statuses",
-        "upstream_times",
-        "url_parts",
-        "version",
-    )
+    # No __slots__: the fields that start equal for every request are class attributes, so
+    # creating a request (once per request, on the hot path) sets only the dozen that differ.
+    # Immutable defaults only; every mutable field is created in __init__.
+    method = ""
+    method_bytes = b""
+    raw_uri = ""
+    path = ""
+    args = ""
+    version = "1.1"
+    host = ""
+    keep_alive = True
+    chunked = False
+    content_length = -1
+    expect_continue = False
+    has_connection = False  # a Connection header was sent (may name hop-by-hop ones)
+    upgrade = False
+    headers_done = False
+    complete = False
+    body_size = 0
+    request_length = 0
+    error = 0  # a status decided while parsing (400, 413, 414, 494)
+    close_after = False
+    redirected = False  # an error_page redirect already happened (no loops)
+    url = b""  # the request target as received (on_url may come in pieces)
+    server: Any = None
+    plan: LocationPlan | None = None
+    runtime: Any = None
+    status = 0
+    body_bytes_sent = 0
+    bytes_sent = 0
+    # Assigned (never mutated in place): the upstream's response headers; the headers we sent.
+    upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -83,39 +73,13 @@ class Request(VariableSource):
         self.conn_requests = conn_requests
         self.start = start
         self.start_wall = start + _WALL_OFFSET
-        self.method = ""
-        self.raw_uri = ""
-        self.path = ""
-        self.args = ""
-        self.version = "1.1"
         self.headers: list[tuple[bytes, bytes, bytes]] = []  # (lower name, name, value)
-        self.host = ""
-        self.keep_alive = True
-        self.chunked = False
-        self.content_length = -1
-        self.expect_continue = False
-        self.has_connection = False  # a Connection header was sent (may name hop-by-hop ones)
-        self.upgrade = False
-        self.headers_done = False
-        self.complete = False
         self.body: list[bytes] = []
-        self.body_size = 0
-        self.request_length = 0
-        self.error = 0  # a status decided while parsing (400, 413, 414, 494)
-        self.close_after = False
-        self.redirected = False  # an error_page redirect already happened (no loops)
-        self.url_parts: list[bytes] = []
-        self.server: Any = None
-        self.plan: LocationPlan | None = None
-        self.runtime: Any = None
-        self.status = 0
-        self.body_bytes_sent = 0
-        self.bytes_sent = 0
-        self.upstream_addrs: list[str] = []
+        # Peer objects (their address is formatted only when $upstream_addr is rendered) or
+        # the upstream's name when no server was available.
+        self.upstream_addrs: list[Any] = []
         self.upstream_statuses: list[str] = []
         self.upstream_times: list[float] = []
-        self.upstream_headers: list[tuple[bytes, bytes]] = []
-        self.resp_headers: list[tuple[bytes, bytes]] = []
 
     # ------------------------------------------------------------------ header helpers
     def header(self, lname: str) -> str:
@@ -245,7 +209,8 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "proxy_host": _proxy_host,
     "proxy_port": _proxy_port,
     "proxy_add_x_forwarded_for": _xff,
-    "upstream_addr": lambda r: ", ".join(r.upstream_addrs),
+    "upstream_addr": lambda r: ", ".join(a if isinstance(a, str) else a.address
+                                         for a in r.upstream_addrs),
     "upstream_status": lambda r: ", ".join(r.upstream_statuses),
     "upstream_response_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
     "upstream_connect_time": lambda r: ", ".join("0.000" for _ in r.upstream_times),

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
 
 CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
+# Upstream Connection header values that name no other header (lower-case, whole value).
+CONNECTION_VALUES_PLAIN = frozenset({b"close", b"keep-alive"})
 
 
 @dataclass(slots=True)
@@ -43,8 +45,50 @@ def add_header_lines(plan: LocationPlan, req: Request, status: int) -> list[byte
     return lines
 
 
+# Status lines are formatted once per code, not once per response.
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = b"HTTP/1.1 %d " % status
+    return line
+
+
 def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                 plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
+    """The common case in one pass: a 2xx-5xx response delimited by Content-Length whose
+    Connection header names nothing else. Anything unusual goes to `_client_head_general`."""
+    if status < 200:
+        return _client_head_general(status, reason, headers, plan, req, keep)
+    dropped = plan.response_drop  # hop-by-hop + proxy_hide_header, lower-case
+    parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
+    has_length = False
+    for name, value in headers:
+        lname = name.lower()
+        if lname in dropped:
+            if lname == b"transfer-encoding" or (
+                    lname == b"connection" and value.lower() not in CONNECTION_VALUES_PLAIN):
+                return _client_head_general(status, reason, headers, plan, req, keep)
+            continue
+        if lname == b"content-length":
+            has_length = True
+        parts += (name, b": ", value, b"\r\n")
+    if not has_length and not (req.method == "HEAD" or status == 204 or status == 304):
+        return _client_head_general(status, reason, headers, plan, req, keep)
+    if keep:
+        parts.append(plan.keepalive_lines)
+    else:
+        parts.append(b"Connection: close\r\n")
+    if plan.add_any:
+        parts += add_header_lines(plan, req, status)
+    parts.append(b"\r\n")
+    return ClientHead(b"".join(parts), has_length, False, keep)
+
+
+def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+                         plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
     hide = plan.hide
     has_length = chunked = False
     named: set[bytes] | None = None

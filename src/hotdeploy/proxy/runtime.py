@@ -22,6 +22,7 @@ from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
 SERVER_CACHE_SIZE = d.ROUTE_SERVER_CACHE_SIZE
+ROUTE_CACHE_SIZE = d.ROUTE_PLAN_CACHE_SIZE
 
 
 def _walk(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
@@ -47,6 +48,9 @@ class Runtime:
         self.inherited_checker: Any = None  # the previous generation's, adopted by start()
         self.health_checks: list[Any] = []
         self._servers: dict[tuple[tuple[str, int], str | None], ServerConfig] = {}
+        # (listen, host, normalized path) -> plan: the configuration is immutable for this
+        # generation, so the answer of nginx's server + location search never changes.
+        self._routes: dict[tuple[tuple[str, int], str | None, str], LocationPlan] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         http = config.http
@@ -79,6 +83,17 @@ class Runtime:
     def route(self, listen_key: tuple[str, int], host: str | None, path: str) -> LocationPlan:
         """The plan for a request: server by Host, then location by path (nginx's order).
         A server-level `return` runs before location matching."""
+        routes = self._routes
+        plan = routes.get((listen_key, host, path))
+        if plan is not None:
+            return plan
+        plan = self._route(listen_key, host, path)
+        if len(routes) >= ROUTE_CACHE_SIZE:
+            routes.clear()  # bounded: a client spraying paths cannot grow it
+        routes[(listen_key, host, path)] = plan
+        return plan
+
+    def _route(self, listen_key: tuple[str, int], host: str | None, path: str) -> LocationPlan:
         cache = self._servers
         key = (listen_key, host)
         server = cache.get(key)

@@ -9,8 +9,6 @@ upstream, the least recently used closed beyond N, each connection retired after
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import deque
 from typing import Any
 
 from hotdeploy.upstream.peer import Peer
@@ -70,26 +68,34 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Idle connections of one upstream, most recently used at the right."""
+    """Idle connections of one upstream, kept per peer (oldest first, most recently used at
+    the end): taking a connection for the selected peer is a pop, not a scan (once per
+    request). The limits are the upstream's, as nginx's single cache queue has them."""
 
     def __init__(self, size: int, timeout: float) -> None:
         self.size = size
         self.timeout = timeout
-        self.idle: deque[UpstreamConnection] = deque()
+        self.by_peer: dict[Peer, list[UpstreamConnection]] = {}
+        self.count = 0
         self.closed = False
 
+    @property
+    def idle(self) -> list[UpstreamConnection]:
+        """Every idle connection, least recently used first (API and tests)."""
+        conns = [c for stack in self.by_peer.values() for c in stack]
+        conns.sort(key=lambda c: c.idle_since)
+        return conns
+
     def take(self, peer: Peer, now: float) -> UpstreamConnection | None:
-        idle = self.idle
-        # Scan from the most recently used end: with round robin the wanted peer is near.
-        for i in range(len(idle) - 1, -1, -1):
-            conn = idle[i]
-            if conn.peer is peer:
-                del idle[i]
-                conn.pool = None
-                if now - conn.idle_since > self.timeout or conn.transport is None:
-                    conn.close()
-                    continue
-                return conn
+        stack = self.by_peer.get(peer)
+        while stack:
+            conn = stack.pop()
+            self.count -= 1
+            conn.pool = None
+            if now - conn.idle_since > self.timeout or conn.transport is None:
+                conn.close()
+                continue
+            return conn
         return None
 
     def put(self, conn: UpstreamConnection, now: float) -> None:
@@ -99,38 +105,54 @@ class UpstreamPool:
         conn.exchange = None
         conn.idle_since = now
         conn.pool = self
-        self.idle.append(conn)
-        if len(self.idle) > self.size:
-            oldest = self.idle.popleft()
-            oldest.pool = None
-            oldest.close()
+        stack = self.by_peer.get(conn.peer)
+        if stack is None:
+            stack = self.by_peer[conn.peer] = []
+        stack.append(conn)
+        self.count += 1
+        if self.count > self.size:
+            # Over `keepalive N`: close the least recently used connection of the upstream.
+            oldest = min((st for st in self.by_peer.values() if st),
+                         key=lambda st: st[0].idle_since)
+            victim = oldest.pop(0)
+            self.count -= 1
+            victim.pool = None
+            victim.close()
 
     def discard(self, conn: UpstreamConnection) -> None:
-        with contextlib.suppress(ValueError):
-            self.idle.remove(conn)
+        stack = self.by_peer.get(conn.peer)
+        if stack is not None and conn in stack:
+            stack.remove(conn)
+            self.count -= 1
         conn.pool = None
 
     def expire(self, now: float) -> None:
         """Close connections idle longer than `keepalive_timeout` (called periodically)."""
-        while self.idle and now - self.idle[0].idle_since > self.timeout:
-            conn = self.idle.popleft()
-            conn.pool = None
-            conn.close()
+        for stack in self.by_peer.values():
+            while stack and now - stack[0].idle_since > self.timeout:
+                conn = stack.pop(0)
+                self.count -= 1
+                conn.pool = None
+                conn.close()
 
     def adopt(self, peers: dict[tuple[str, bool], Peer]) -> None:
         """After a reload: point idle connections at the new generation's peer objects
         (same address and role), close the ones whose server is gone."""
-        for conn in list(self.idle):
+        old, self.by_peer, self.count = self.by_peer, {}, 0
+        for conn in sorted((c for st in old.values() for c in st), key=lambda c: c.idle_since):
             peer = peers.get(conn.peer.key)
             if peer is None:
-                self.discard(conn)
+                conn.pool = None
                 conn.close()
             else:
                 conn.peer = peer
+                self.by_peer.setdefault(peer, []).append(conn)
+                self.count += 1
 
     def close(self) -> None:
         self.closed = True
-        while self.idle:
-            conn = self.idle.popleft()
-            conn.pool = None
-            conn.close()
+        by_peer, self.by_peer, self.count = self.by_peer, {}, 0
+        for stack in by_peer.values():
+            for conn in stack:
+                conn.pool = None
+                conn.close()

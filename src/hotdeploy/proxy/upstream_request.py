@@ -33,9 +33,13 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
                   chunked_up: bool = False) -> bytes:
     """The request head (and the buffered body unless `streaming`)."""
     proxy = plan.settings.proxy
-    uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args)
-    parts = [req.method.encode(), b" ", uri.encode("latin-1", "replace"), b" ",
-             plan.upstream_version, b"\r\n", plan.static_set]
+    if plan.proxy_uri is None:
+        target = req.url  # passed exactly as the client sent it (== raw_uri's bytes)
+    else:
+        uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args)
+        target = uri.encode("latin-1", "replace")
+    # plan.request_tail = b" HTTP/1.x\r\n" + the constant proxy_set_header lines
+    parts = [req.method_bytes or req.method.encode(), b" ", target, plan.request_tail]
     for name, template in plan.dynamic_set:
         value = template.render(req)
         if value:  # nginx does not send a header whose value renders empty
@@ -54,6 +58,9 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
         else:
             parts.append(b"Content-Length: %d\r\n" % req.content_length)
         parts.append(b"\r\n")
+        return b"".join(parts)
+    if not req.body and req.content_length < 0 and not req.chunked:
+        parts.append(b"\r\n")  # no body (the usual GET): nothing more to compute
         return b"".join(parts)
     body = b"".join(req.body) if proxy.pass_request_body else b""
     if body or req.content_length >= 0 or req.chunked:

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from hotdeploy.balancer import Pick, Policy, policies_for
+from hotdeploy.balancer.round_robin import RoundRobin
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
 from hotdeploy.defaults import NO_LIVE_UPSTREAMS_RESETS_FAILS
 from hotdeploy.upstream import passive, slow_start
@@ -139,12 +140,48 @@ class PeerGroup:
         return policy.select(Pick(tier, attempt, self._eligible_fn(attempt, now),
                                   partial(slow_start.ramped_weight, now=now)))
 
+    def _round_robin(self, tier: list[Peer], tried: set[int], now: float) -> Peer | None:
+        """Smooth weighted round robin with the eligibility test inlined: the same rules as
+        `_eligible_fn` + `balancer.round_robin.smooth_wrr` in one loop, because this runs for
+        every request (DESIGN.md: every microsecond of Python per request costs ~7%)."""
+        single = len(self.peers) == 1 and not self.peers[0].backup
+        best: Peer | None = None
+        total: float = 0
+        for p in tier:
+            if p.down or p.draining or p.health != "healthy" or (tried and p.id in tried):
+                continue
+            if p.max_conns and p.conns >= p.max_conns:
+                continue
+            if (p.max_fails and p.fails >= p.max_fails and not single
+                    and now - p.checked <= p.fail_timeout):
+                continue  # passive.failed_out
+            step: float = p.effective_weight
+            if p.slow_start_began is not None:
+                ramped = slow_start.ramped_weight(p, now)
+                if ramped < step:
+                    step = ramped
+            p.current_weight += step
+            total += step
+            if p.effective_weight < p.weight:
+                p.effective_weight += 1
+            if best is None or p.current_weight > best.current_weight:
+                best = p
+        if best is not None:
+            best.current_weight -= total
+        return best
+
     def select(self, attempt: Attempt, now: float) -> Peer | None:
-        primaries, backups = self._tiers()
+        if self._tier_shape[0] == self._version and self._tier_shape[1] == len(self.peers):
+            primaries, backups = self._tier_cache  # _tiers(), inlined for the common case
+        else:
+            primaries, backups = self._tiers()
         started_on_backups = attempt.on_backups
         peer = None
         if not attempt.on_backups:
-            peer = self._pick(self._primary_policy, primaries, attempt, now)
+            if type(self._primary_policy) is RoundRobin:  # rebuild may swap the policy
+                peer = self._round_robin(primaries, attempt.tried, now)
+            else:
+                peer = self._pick(self._primary_policy, primaries, attempt, now)
             if peer is None and backups:
                 # nginx switches the request to the backup list for good (rrp->peers = next).
                 attempt.on_backups = True
@@ -157,7 +194,8 @@ class PeerGroup:
         peer.conns += 1
         peer.requests += 1
         peer.selected = now + self.wall_offset
-        passive.stamp_selected(peer, now)
+        if now - peer.checked > peer.fail_timeout:
+            peer.checked = now  # passive.stamp_selected, inlined
         return peer
 
     def _no_live_upstreams(self, reset: list[Peer], now: float) -> None:
@@ -173,7 +211,8 @@ class PeerGroup:
 
     # ------------------------------------------------------------------ passive accounting
     def release(self, peer: Peer, failed: bool, now: float) -> None:
-        peer.conns = max(0, peer.conns - 1)
+        if peer.conns > 0:
+            peer.conns -= 1
         if failed:
             peer.fails_total += 1
         if self.zombies and peer in self.zombies:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from hotdeploy import defaults as d
 from hotdeploy.config.model import ServerSpec, Source
 from hotdeploy.errors import ConfigError
-from hotdeploy.project.durations import format_duration, parse_duration
+from hotdeploy.units import format_time, parse_duration
 from hotdeploy.upstream.peer import Peer
 
 _INT_PARAMS = ("weight", "max_conns", "max_fails")
@@ -79,9 +79,9 @@ def format_server(peer: Peer) -> str:
     if peer.max_fails != d.DEFAULT_MAX_FAILS:
         parts.append(f"max_fails={peer.max_fails}")
     if peer.fail_timeout != d.DEFAULT_FAIL_TIMEOUT:
-        parts.append(f"fail_timeout={format_duration(peer.fail_timeout)}")
+        parts.append(f"fail_timeout={format_time(peer.fail_timeout)}")
     if peer.slow_start != d.DEFAULT_SLOW_START:
-        parts.append(f"slow_start={format_duration(peer.slow_start)}")
+        parts.append(f"slow_start={format_time(peer.slow_start)}")
     if peer.backup:
         parts.append("backup")
     if peer.down:
