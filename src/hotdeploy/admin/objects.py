@@ -77,6 +77,10 @@ def peer_object(group: PeerGroup, peer: Peer, now: float, wall: float) -> dict[s
         obj["downstart"] = iso_time(wall - (now - peer.downstart))
     if peer.selected is not None:
         obj["selected"] = iso_time(peer.selected)
+    timed = sum(peer.latency_buckets)
+    if timed:
+        # NGINX Plus: "the average time to get the full response from the server", in ms.
+        obj["response_time"] = round(peer.latency_sum * 1000 / timed)
     return obj
 
 
