@@ -177,7 +177,9 @@ def restart(service: str, file: str = FileOpt) -> None:
 
 
 def logs(service: str, follow: bool = typer.Option(False, "-f", "--follow"),
-         lines: int = typer.Option(20, "-n", "--lines"), file: str = FileOpt) -> None:
+         lines: int = typer.Option(20, "-n", "--lines"),
+         # `-f` follows here, as in `tail -f` and `docker logs -f`; the project file is --file.
+         file: str = typer.Option(d.PROJECT_FILE, "--file", help="The project file.")) -> None:
     """Print the last lines of every log file of a service's instances (and follow them)."""
     paths = ProjectPaths.for_file(file)
     files = sorted(paths.logs.glob(f"{service}-*.log"))
