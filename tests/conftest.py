@@ -1,4 +1,4 @@
-"""Builders for upstream groups: servers are named a, b, c... on 127.0.0.1 ports 8001, 8002..."""
+"""Shared fixtures: upstream group builders (servers a, b, c... on 127.0.0.1:8001, 8002...)."""
 
 from __future__ import annotations
 
