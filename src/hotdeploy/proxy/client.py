@@ -113,18 +113,14 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         # touching the timer (the deadline is the same: loop.time() is fixed within a callback).
         self.feeding = True
         try:
-            self._feed(data)
-        finally:
-            self.feeding = False
-            timeout = self.pending_timeout
-            if timeout:
-                self.pending_timeout = 0.0
-                if self.timer_kind:
-                    self.timer.set(timeout)
-
-    def _feed(self, data: bytes) -> None:
-        try:
             self.parser.feed_data(data)
+            cur = self.cur
+            if cur is not None and not cur.headers_done:
+                # httptools buffers a partial header line internally; bound it (nginx: 494).
+                self.head_bytes += len(data)
+                if self.head_bytes > self.head_limit:
+                    cur.error = 494
+                    self._parse_error()
         except httptools.HttpParserUpgrade as exc:
             self.parser_dead = True
             offset = exc.args[0] if exc.args else len(data)
@@ -135,16 +131,15 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
                 # A bug of ours surfaced inside a parser callback: log it, answer 500.
                 self._log_error("alert", f"request processing failed: {cause!r}")
                 self._internal_error()
-                return
-            self._parse_error()
-            return
-        cur = self.cur
-        if cur is not None and not cur.headers_done:
-            # httptools buffers a partial header line internally; bound it (nginx: 494).
-            self.head_bytes += len(data)
-            if self.head_bytes > self.head_limit:
-                cur.error = 494
+            else:
                 self._parse_error()
+        finally:
+            self.feeding = False
+            timeout = self.pending_timeout
+            if timeout:
+                self.pending_timeout = 0.0
+                if self.timer_kind:
+                    self.timer.set(timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -291,7 +286,10 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
             raw = slash + path if slash else "/"
         path, _, args = raw.partition("?")
         req.args = args
-        normalized = normalize_path(path)
+        if "%" in path or "/." in path or "//" in path or not path.startswith("/"):
+            normalized = normalize_path(path)
+        else:
+            normalized = path  # nothing to decode or resolve (normalize_path's fast path)
         if normalized is None or (req.version == "1.1" and not req.host) or req.error:
             req.error = req.error or 400
             normalized = normalized or "/"

@@ -331,18 +331,17 @@ class Exchange:
     # ------------------------------------------------------------------ response head
     def _write_head(self) -> None:
         req, status = self.req, self.status
-        head = client_head(status, self.reason, self.resp_headers, self.plan, req,
-                           self.client.keep_alive_for(req))
+        head, self.length_known, self.out_chunked, keep = client_head(
+            status, self.reason, self.resp_headers, self.plan, req,
+            self.client.keep_alive_for(req))
         req.upstream_headers = self.resp_headers
-        self.length_known = head.length_known
-        self.out_chunked = head.chunked_out
-        if not head.keep:
+        if not keep:
             req.close_after = True
-        req.bytes_sent += len(head.head)
+        req.bytes_sent += len(head)
         req.status = status
         self.response_started = True
         self.phase = "body"
-        self.out.append(head.head)
+        self.out.append(head)
         if req.method == "HEAD" and status != 101:
             # llhttp cannot be told the request was HEAD: it would wait for Content-Length
             # bytes that never come. The response is complete; the connection is not reusable.

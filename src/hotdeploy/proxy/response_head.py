@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hotdeploy.proxy.clock import date_header
@@ -26,12 +25,10 @@ CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
 CONNECTION_VALUES_PLAIN = frozenset({b"close", b"keep-alive"})
 
 
-@dataclass(slots=True)
-class ClientHead:
-    head: bytes
-    length_known: bool  # the upstream body is delimited (Content-Length or chunked)
-    chunked_out: bool  # the body must be chunk-encoded for the client
-    keep: bool  # the client connection stays open after this response
+# (head bytes, length_known, chunked_out, keep): a plain tuple, built once per response.
+# length_known: the upstream body is delimited (Content-Length or chunked); chunked_out: the
+# body must be chunk-encoded for the client; keep: the client connection stays open after it.
+ClientHead = tuple[bytes, bool, bool, bool]
 
 
 def add_header_lines(plan: LocationPlan, req: Request, status: int) -> list[bytes]:
@@ -84,7 +81,7 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
     if plan.add_any:
         parts += add_header_lines(plan, req, status)
     parts.append(b"\r\n")
-    return ClientHead(b"".join(parts), has_length, False, keep)
+    return b"".join(parts), has_length, False, keep
 
 
 def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
@@ -135,4 +132,4 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
             parts.append(b"Connection: close\r\n")
     parts += add_header_lines(plan, req, status)
     parts.append(b"\r\n")
-    return ClientHead(b"".join(parts), has_length or chunked, chunked_out, keep)
+    return b"".join(parts), has_length or chunked, chunked_out, keep
