@@ -17,14 +17,14 @@ ListenKey = tuple[str, int]
 
 
 def configured_listens(config: MainConfig) -> dict[ListenKey, Listen]:
-    """One Listen per distinct address:port (the first one written carries the options)."""
-    found: dict[ListenKey, Listen] = {}
+    """The sockets to bind, one per address:port. As nginx does without `bind`, a wildcard
+    `*:port` covers the specific addresses of that port: one socket, and each connection is
+    routed by its local address (so `listen 80;` beside `listen 127.0.0.1:80;` binds once)."""
     if config.http is None:
-        return found
-    for server in config.http.servers:
-        for listen in server.listens:
-            found.setdefault(listen.key, listen)
-    return found
+        return {}
+    from hotdeploy.config.routing import Router
+
+    return {listen.key: listen for listen in Router(config.http).listen_sockets()}
 
 
 def bind(listen: Listen) -> socket.socket:
