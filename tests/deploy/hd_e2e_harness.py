@@ -75,7 +75,7 @@ stop_grace = "3s"
 
 def cli(file: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
-    return subprocess.run([*CLI, *args, "-f", str(file)], capture_output=True, text=True,
+    return subprocess.run([*CLI, *args, "--file", str(file)], capture_output=True, text=True,
                           timeout=timeout, env=env, check=False)
 
 
