@@ -51,6 +51,8 @@ DEFAULT_KEEPALIVE_DISABLE = ("msie6",)
 DEFAULT_CLIENT_HEADER_BUFFER_SIZE = 1024
 DEFAULT_LARGE_CLIENT_HEADER_BUFFERS = (4, 8 * 1024)
 DEFAULT_CLIENT_BODY_BUFFER_SIZE = 16 * 1024
+# client_body_temp_path default: `client_body_temp` under the prefix (nginx's build default).
+DEFAULT_CLIENT_BODY_TEMP_PATH = "client_body_temp"
 DEFAULT_REAL_IP_HEADER = "X-Real-IP"
 
 # --- proxy ------------------------------------------------------------------------------------
@@ -69,6 +71,8 @@ DEFAULT_PROXY_BUFFERS_SIZE = 4 * 1024
 # Response bytes held for a slow client before the upstream is paused (proxy_buffers 8 8k
 # plus proxy_busy_buffers: nginx would spill to a temp file beyond this; we apply back-pressure).
 DEFAULT_PROXY_BUFFERED_LIMIT = 64 * 1024
+# nginx's default proxy_busy_buffers_size is twice proxy_buffer_size.
+PROXY_BUSY_BUFFERS_FACTOR = 2
 # proxy_set_header defaults that nginx applies unless overridden.
 DEFAULT_PROXY_SET_HEADERS = (("Host", "$proxy_host"), ("Connection", "close"))
 # Response headers nginx's proxy module hides by default.

@@ -96,7 +96,11 @@ def test_daemon_writes_pid_file_and_s_quit_stops_it(tmp_path: Path) -> None:
                                  capture_output=True, text=True, timeout=30)
         assert started.returncode == 0, started.stderr
         wait_listening("127.0.0.1", port)
-        pid = int((tmp_path / "logs" / "nginx.pid").read_text())
+        # As with nginx, the detached process writes its pid file just after it detaches.
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid = int(pid_file.read_text())
         os.kill(pid, 0)
         status, _headers, body = get(port)
         assert status == 200 and body == b"a\n"

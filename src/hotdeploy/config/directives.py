@@ -38,7 +38,7 @@ def _b(contexts: set[str], lo: int, hi: int, opens: str) -> DirectiveSpec:
     return DirectiveSpec(frozenset(contexts), lo, hi, block=True, opens=opens)
 
 
-_TEMP_PATH = _s(_HSL, 1, 4)  # accepted and ignored: hotdeploy buffers in memory
+_TEMP_PATH = _s(_HSL, 1, 4)  # client_body_temp_path is used; the others are accepted
 
 # name -> the specs of every module that defines it (nginx's `server` exists twice: the http
 # core block and the upstream server line; the first whose context matches wins).
@@ -122,6 +122,6 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
 }
 
 IGNORED_DIRECTIVES = frozenset(
-    {"client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path",
+    {"proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path",
      "scgi_temp_path"}
 )

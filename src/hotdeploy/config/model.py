@@ -308,6 +308,10 @@ class HttpSettings:
     client_max_body_size: int = d.DEFAULT_CLIENT_MAX_BODY_SIZE
     client_body_timeout: float = d.DEFAULT_CLIENT_BODY_TIMEOUT
     client_body_buffer_size: int = d.DEFAULT_CLIENT_BODY_BUFFER_SIZE
+    # `client_body_temp_path PATH [L1 [L2 [L3]]]`: absolute path; "" = nginx's default
+    # `client_body_temp` under the prefix (resolved by the runtime, which knows the prefix).
+    client_body_temp_path: str = ""
+    client_body_temp_levels: tuple[int, ...] = ()
     send_timeout: float = d.DEFAULT_SEND_TIMEOUT
     keepalive_timeout: float = d.DEFAULT_KEEPALIVE_TIMEOUT
     keepalive_header_timeout: float | None = None  # second parameter: "Keep-Alive: timeout=N"

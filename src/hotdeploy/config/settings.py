@@ -211,7 +211,21 @@ def _proxy_buffer_size(node: Node, level: v.Level, env: Env) -> None:
 
 
 def _ignored(node: Node, level: v.Level, env: Env) -> None:
-    """Temp-path directives: accepted for compatibility; hotdeploy keeps bodies in memory."""
+    """proxy/fastcgi/uwsgi/scgi temp paths: accepted for compatibility; hotdeploy never spills
+    responses to files (it applies back-pressure instead)."""
+
+
+def _client_body_temp_path(node: Node, level: v.Level, env: Env) -> None:
+    # nginx: `client_body_temp_path path [level1 [level2 [level3]]]`, each level 1 or 2 digits
+    # of the file name (ngx_conf_set_path_slot: "invalid value" otherwise); the path resolves
+    # against the prefix.
+    levels = []
+    for arg in node.args[1:]:
+        if arg not in ("1", "2"):
+            raise node.error(f'invalid value "{arg}"')
+        levels.append(int(arg))
+    level.set(node, "client_body_temp_path", env.path(node.args[0]))
+    level.set(node, "client_body_temp_levels", tuple(levels))
 
 
 HANDLERS: dict[str, Handler] = {
@@ -250,7 +264,7 @@ HANDLERS: dict[str, Handler] = {
     "proxy_hide_header": _header_list("proxy.hide_headers"),
     "proxy_pass_header": _header_list("proxy.pass_headers"),
     "proxy_buffer_size": _proxy_buffer_size,
-    "client_body_temp_path": _ignored,
+    "client_body_temp_path": _client_body_temp_path,
     "proxy_temp_path": _ignored,
     "fastcgi_temp_path": _ignored,
     "uwsgi_temp_path": _ignored,

@@ -18,11 +18,13 @@ import httptools
 from hotdeploy import defaults as d
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.access import allowed, real_ip
+from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.normalize import normalize_path
-from hotdeploy.proxy.request import Request
+from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.timers import Deadline
+from hotdeploy.proxy.user_agent import keepalive_refused
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.runtime import RuntimeHolder
@@ -51,7 +53,13 @@ class _Abort(Exception):
     """Raised from a parser callback to stop parsing a request that is already answered."""
 
 
+_WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
+
+
 class ClientConnection(GeneratedResponses, asyncio.Protocol):
+    rejected = False  # closed at accept: worker_connections exhausted
+    write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
+
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
         self.holder = holder
@@ -78,10 +86,23 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
     # ------------------------------------------------------------------ connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        runtime = self.holder.current
+        limit = runtime.config.worker_connections
+        if self.tracker.count >= limit:
+            # nginx: every client and upstream connection takes one of worker_connections;
+            # an accept beyond them is logged and the connection closed.
+            self.rejected = self.closed = True
+            runtime.error_log.log("alert", f"{limit} worker_connections are not enough")
+            transport.close()
+            return
         peer = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("sockname") or ("", 0)
         self.remote_addr, self.remote_port = peer[0], peer[1]
         self.server_addr, self.server_port = sock[0], sock[1]
+        if self.listen_key[0] in _WILDCARDS:
+            # One wildcard socket also serves the specific addresses of its port (nginx binds
+            # only `*:port`): route by the address the client actually connected to.
+            self.listen_key = (self.server_addr, self.server_port)
         self.cid = next(_connection_ids)
         self.born = self.loop.time()
         self.parser = httptools.HttpRequestParser(self)
@@ -142,7 +163,12 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
                     self.timer.set(timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.rejected:
+            return
         self.closed = True
+        for pending in (self.cur, *self.queue):
+            if pending is not None and pending.body_file is not None:
+                pending.body_file.close()  # the request ended: remove its temp file
         self.timer.cancel()
         self.upstream_timer.cancel()
         self.tracker.remove(self)
@@ -319,10 +345,14 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
             return
         req.body_size += len(body)
         req.request_length += len(body)
-        limit = req.plan.settings.client_max_body_size if req.plan else 0
+        plan = req.plan
+        limit = plan.settings.client_max_body_size if plan else 0
         if limit and req.body_size > limit:
             req.error = 413
             req.body = []
+            if req.body_file is not None:
+                req.body_file.close()
+                req.body_file = None
             exchange = self.exchange
             if exchange is not None and exchange.req is req:
                 # Streaming the body (request buffering off): abandon the upstream attempt.
@@ -332,12 +362,37 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
             if self.queue and self.queue[0] is req:
                 self.respond(req, 413)
             raise _Abort
-        req.body.append(body)
+        body_file = req.body_file
+        if body_file is not None:
+            body_file.write(body)
+        else:
+            req.body.append(body)
+            spill = plan.body_spill if plan else 0
+            if spill and req.body_size > spill:
+                self._spill(req, plan)
         exchange = self.exchange
         if exchange is not None and exchange.streaming and exchange.req is req:
             exchange.body_chunk(body)
         if self.timer_kind == "body":
             self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
+
+    def _spill(self, req: Request, plan: Any) -> None:
+        """The body outgrew client_body_buffer_size: keep it in a temporary file (nginx)."""
+        try:
+            body_file = BodyFile(plan.body_temp_dir, plan.body_temp_levels)
+            body_file.write(b"".join(req.body))
+        except OSError as exc:
+            self._log_error("crit", f"open() \"{plan.body_temp_dir}\" failed ({exc.errno}: "
+                                    f"{exc.strerror}){log_context(req)}")
+            req.error = 500
+            req.body = []
+            if self.queue and self.queue[0] is req:
+                self.respond(req, 500)
+            raise _Abort from None
+        req.body = []
+        req.body_file = body_file
+        self._log_error("warn", "a client request body is buffered to a temporary file "
+                                f"{body_file.path}{log_context(req)}")
 
     def on_message_complete(self) -> None:
         req = self.cur
@@ -404,6 +459,9 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         if plan is None:
             return True
         settings = plan.settings
+        if (plan.ka_safari or (plan.ka_msie6 and req.method == "POST")) and keepalive_refused(
+                req.header("user-agent"), req.method, plan.ka_msie6, plan.ka_safari):
+            return False  # keepalive_disable names this browser
         # nginx: keepalive_timeout 0 disables; the Nth request of keepalive_requests and a
         # connection older than keepalive_time get "Connection: close".
         return (settings.keepalive_timeout > 0
@@ -414,6 +472,8 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         """The response to `req` is complete: log it, then the next request or keep-alive."""
         self.exchange = None
         self.requests += 1
+        if req.body_file is not None:
+            req.body_file.close()  # nginx removes the temp file when the request ends
         plan = req.plan
         if plan is not None and plan.access_logs:
             self._log_access(req)
@@ -438,6 +498,8 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         """The response broke after its head went out: the client must see the truncation."""
         self.exchange = None
         self._log_access(req)
+        if req.body_file is not None:
+            req.body_file.close()
         if self.queue and self.queue[0] is req:
             self.queue.popleft()
         self.closed = True
@@ -487,6 +549,8 @@ class ClientConnection(GeneratedResponses, asyncio.Protocol):
         return data
 
     def tunnel_closed(self, req: Request) -> None:
+        if req.body_file is not None:
+            req.body_file.close()
         if self.queue and self.queue[0] is req:
             self.queue.popleft()
         self._log_access(req)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,12 @@ class Exchange:
     out_chunked = False
     skip_body = False
     peer_failed = False
+    # $upstream_connect_time / $upstream_header_time of the current attempt (-1: not reached)
+    connect_time = -1.0
+    header_time = -1.0
+    # a request body kept in a file (client_body_buffer_size), replayed on each attempt
+    body_file: Any = None
+    file_offset = 0
 
     def __init__(self, client: ClientConnection, req: Request, runtime: Runtime) -> None:
         plan = req.plan
@@ -87,6 +94,8 @@ class Exchange:
             self.streaming = self.stream_mode = streaming
             self.chunked_up = streaming and req.chunked
         self.payload = build_request(req, plan, self.streaming, self.chunked_up)
+        if req.body_file is not None and proxy.pass_request_body:
+            self.body_file = req.body_file
         # The client connection's upstream timer, reused request after request (creating a
         # timer handle per request costs more than re-arming one).
         self.timer = client.upstream_timer
@@ -141,32 +150,54 @@ class Exchange:
             self.req.upstream_addrs.append(self.plan.upstream or "")
             self.req.upstream_statuses.append("502")
             self.req.upstream_times.append(0.0)
+            self.req.upstream_phases.append((-1.0, -1.0))
             self.finished = True
             self.client.respond(self.req, self.last_code)
             return
         self.tries += 1
         self.peer = peer
         self.attempt_started = now
+        self.header_time = -1.0
         self.req.upstream_addrs.append(peer)  # its address is formatted only if logged
         conn = self.pool.take(peer, self.loop.time()) if self.pool is not None else None
         if conn is not None:
             self.reused = True
+            self.connect_time = 0.0  # a cached connection: nothing to connect (nginx: 0.000)
             self._send(conn)
         else:
             self.reused = False
             self._connect()
 
     def _connect(self) -> None:
+        self.connect_time = -1.0
+        tracker = self.client.tracker
+        limit = self.runtime.config.worker_connections
+        if tracker.count >= limit:
+            # nginx: no free connection for the upstream side either; the request ends 500.
+            self._log("alert", f"{limit} worker_connections are not enough while connecting "
+                               "to upstream")
+            self._record_attempt(0)
+            self.req.upstream_statuses[-1] = "500"
+            self.group.release(self.peer, False, time.monotonic())
+            self.finished = True
+            self.client.respond(self.req, 500)
+            return
+        tracker.upstream += 1  # counted from the socket's creation, as nginx does
         self.phase = "connecting"
         self.timer.set(self.proxy.connect_timeout)
         self.connect_task = self.loop.create_task(self._open(self.peer))
 
     async def _open(self, peer: Any) -> None:
         loop = self.loop
+        tracker = self.client.tracker
         try:
             _, conn = await loop.create_connection(
-                lambda: UpstreamConnection(peer, loop.time()), peer.spec.host, peer.spec.port)
-        except OSError as exc:
+                lambda: UpstreamConnection(peer, loop.time(), tracker), peer.spec.host,
+                peer.spec.port)
+        except BaseException as exc:
+            tracker.upstream -= 1  # no connection: UpstreamConnection never took over the count
+            if not isinstance(exc, OSError):
+                raise
             self.connect_task = None
             if not self.finished:
                 errno = exc.errno or 111
@@ -177,6 +208,9 @@ class Exchange:
         if self.finished or peer is not self.peer:
             conn.close()
             return
+        self.connect_time = time.monotonic() - self.attempt_started
+        if self.plan.upstream_rcvbuf:
+            _bound_reads(conn, self.plan.upstream_rcvbuf)
         self._send(conn)
 
     def _send(self, conn: UpstreamConnection) -> None:
@@ -202,11 +236,31 @@ class Exchange:
         transport.write(payload)
         self.sent = True
         self.peer.sent += len(payload)
+        if self.body_file is not None:
+            self.file_offset = 0  # each attempt replays the body from the start of the file
+            self._pump()
         if transport.get_write_buffer_size():
             # proxy_send_timeout: between two successive writes while the request is sent;
             # proxy_read_timeout starts once it is (see upstream_resume_writing).
             self.phase = "sending"
             self.timer.set(self.proxy.send_timeout)
+
+    def _pump(self) -> None:
+        """Send the file-buffered body while the upstream transport accepts more (its
+        pause_writing stops us; resume_writing calls us again): bounded memory."""
+        body_file, conn = self.body_file, self.conn
+        if conn is None or conn.transport is None:
+            return
+        transport = conn.transport
+        high = transport.get_write_buffer_limits()[1]
+        while (self.file_offset < body_file.size and not self.finished
+               and not transport.is_closing() and transport.get_write_buffer_size() <= high):
+            chunk = body_file.read(self.file_offset)
+            if not chunk:
+                break
+            self.file_offset += len(chunk)
+            self.peer.sent += len(chunk)
+            transport.write(chunk)
 
     # ------------------------------------------------------------------ upstream events
     def upstream_data(self, data: bytes) -> None:
@@ -219,6 +273,9 @@ class Exchange:
             if not self.finished:
                 # proxy_read_timeout runs between two successive reads.
                 self.timer.set(self.proxy.read_timeout)
+                if not self.header_done and self.conn is not None \
+                        and self.conn.received > self.plan.header_limit:
+                    self._too_big_header()
         except httptools.HttpParserUpgrade as exc:
             self._flush()
             if self.status == 101 and self.req.upgrade:
@@ -276,6 +333,8 @@ class Exchange:
         if self.phase == "sending":
             self.phase = "header"
             self.timer.set(self.proxy.read_timeout)
+        if self.body_file is not None:
+            self._pump()
 
     # ------------------------------------------------------------------ parser callbacks
     def on_status(self, reason: bytes) -> None:
@@ -294,6 +353,12 @@ class Exchange:
             return
         self.status = status
         self.header_done = True
+        self.header_time = time.monotonic() - self.attempt_started
+        conn = self.conn
+        if conn is not None and conn.received > self.plan.header_limit \
+                and self._head_size() > self.plan.header_limit:
+            self.after_stop = self._too_big_header
+            raise _Stop
         kind = RETRYABLE_STATUSES.get(status)
         next_upstream = self.plan.next_upstream
         if kind is not None and kind in next_upstream:
@@ -328,9 +393,29 @@ class Exchange:
         if not self.finished:
             self._complete(reuse=not self.skip_body)
 
+    def _head_size(self) -> int:
+        """Bytes of the status line and headers (only computed when a response's first
+        reads exceed proxy_buffer_size)."""
+        size = len(b"HTTP/1.1 200 \r\n\r\n") + len(self.reason)
+        for name, value in self.resp_headers:
+            size += len(name) + len(value) + 4
+        return size
+
+    def _too_big_header(self) -> None:
+        # nginx: the response header must fit in proxy_buffer_size; an invalid_header failure.
+        self._failed("invalid_header", "upstream sent too big header while reading response "
+                                       "header from upstream")
+
     # ------------------------------------------------------------------ response head
     def _write_head(self) -> None:
         req, status = self.req, self.status
+        limit = self.plan.response_buffer
+        client = self.client
+        if client.write_limit != limit:
+            # proxy_buffering / proxy_buffer_size: how much response we hold for this client
+            # before pausing the upstream (plan.response_buffer_limit).
+            client.write_limit = limit
+            client.transport.set_write_buffer_limits(high=limit)
         head, self.length_known, self.out_chunked, keep = client_head(
             status, self.reason, self.resp_headers, self.plan, req,
             self.client.keep_alive_for(req))
@@ -352,9 +437,12 @@ class Exchange:
     def _record_attempt(self, status: int, now: float = 0.0) -> None:
         req = self.req
         req.upstream_statuses.append(_STATUS_TEXT.get(status) or str(status))
-        req.upstream_times.append((now or time.monotonic()) - self.attempt_started)
+        elapsed = (now or time.monotonic()) - self.attempt_started
+        req.upstream_times.append(elapsed)
+        req.upstream_phases.append((self.connect_time, self.header_time))
         peer = self.peer
         if status:
+            peer.observe_latency(elapsed)  # metrics: one upstream response time per attempt
             responses = peer.responses
             cls = status // 100 - 1
             if 0 <= cls < 5:
@@ -458,6 +546,7 @@ class Exchange:
         decision = self._decide(kind)
         self.group.release(self.peer, decision.counts_as_failure, time.monotonic())
         if decision.retry:
+            self.peer.retries += 1  # this failed attempt is passed to the next server
             self._try_next()
         elif self.response_started:
             self._abort(failed=False)
@@ -469,6 +558,7 @@ class Exchange:
         self._close_attempt()
         self._record_attempt(self.status)
         self.group.release(self.peer, failed, time.monotonic())
+        self.peer.retries += 1
         self._try_next()
 
     def _intercept(self, status: int) -> None:
@@ -525,6 +615,14 @@ class Exchange:
         if req.host:
             parts.append(f', host: "{req.header("host")}"')
         error_log.log(level, "".join(parts), req.cid)
+
+
+def _bound_reads(conn: UpstreamConnection, size: int) -> None:
+    # proxy_buffering off: a read returns what the socket holds, so a small receive buffer
+    # keeps each read (what we hold beyond the pause threshold) near proxy_buffer_size.
+    sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 def _server_name(req: Request) -> str:

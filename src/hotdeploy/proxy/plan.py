@@ -7,6 +7,7 @@ resolved. (DESIGN.md "Measuring speed": every microsecond of Python per request 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,20 @@ class LocationPlan:
     request_tail: bytes = b" HTTP/1.0\r\n"  # " " + upstream_version + CRLF + static_set
     hash_key: Template | None = None
     next_upstream: frozenset[str] = field(default_factory=frozenset)
+    # keepalive_disable: checked per response only when set (msie6 only for POST requests).
+    ka_msie6: bool = False
+    ka_safari: bool = False
+    # client_body_buffer_size: a larger body goes to a file in body_temp_dir (body_file.py).
+    body_spill: int = 0  # client_body_buffer_size, or 0: never (body streamed upstream)
+    body_temp_dir: str = ""
+    body_temp_levels: tuple[int, ...] = ()
+    # proxy_buffer_size bounds the upstream response header (nginx: "too big header", 502).
+    header_limit: int = d.DEFAULT_PROXY_BUFFER_SIZE
+    # Response bytes held for the client before the upstream is paused (response_buffer_limit).
+    response_buffer: int = d.DEFAULT_PROXY_BUFFERED_LIMIT
+    # proxy_buffering off: SO_RCVBUF of new upstream sockets, so that one read stays about
+    # proxy_buffer_size (nginx reads into that one buffer); 0 = the kernel's default.
+    upstream_rcvbuf: int = 0
 
 
 def _proxy_headers(settings: HttpSettings, proxy_host: str) -> tuple[bytes, tuple, frozenset]:
@@ -124,8 +139,23 @@ def _add_headers(settings: HttpSettings) -> tuple[bytes, bytes, tuple]:
     return b"".join(ok), b"".join(always), tuple(dynamic)
 
 
+def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
+    """Response bytes held in memory before reading from the upstream pauses.
+
+    `proxy_buffering off`: nginx holds at most one `proxy_buffer_size` buffer and passes data
+    on as it comes. `on`: nginx reads ahead into `proxy_buffers` (default 8 x 4k) plus the busy
+    buffers (default 2 x proxy_buffer_size) and would then spill to a temp file; hotdeploy
+    pauses the upstream at that point instead (back-pressure, never a temp file).
+    """
+    if not buffering:
+        return buffer_size
+    return (d.DEFAULT_PROXY_BUFFERS_NUMBER * d.DEFAULT_PROXY_BUFFERS_SIZE
+            + d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
+
+
 def build_plan(server: ServerConfig, location: LocationConfig | None,
-               upstreams: dict[str, UpstreamConfig], log_files: LogFiles) -> LocationPlan:
+               upstreams: dict[str, UpstreamConfig], log_files: LogFiles,
+               prefix: str = "") -> LocationPlan:
     settings = location.settings if location is not None else server.settings
     kind = "none"
     return_ = location.return_ if location is not None else server.return_
@@ -151,6 +181,18 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             settings.keepalive_header_timeout)
     proxy = settings.proxy
     plan.next_upstream = proxy.next_upstream
+    plan.ka_msie6 = "msie6" in settings.keepalive_disable
+    plan.ka_safari = "safari" in settings.keepalive_disable
+    # proxy_request_buffering off forwards the body as it arrives: nginx uses no temp file.
+    # Other locations (return, api) never pass a body on, so it is never spilled either.
+    plan.body_spill = settings.client_body_buffer_size if (
+        kind == "proxy" and proxy.request_buffering) else 0
+    plan.body_temp_dir = settings.client_body_temp_path or os.path.join(
+        prefix, d.DEFAULT_CLIENT_BODY_TEMP_PATH)
+    plan.body_temp_levels = settings.client_body_temp_levels
+    plan.header_limit = proxy.buffer_size
+    plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size)
+    plan.upstream_rcvbuf = 0 if proxy.buffering else proxy.buffer_size
     plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
     plan.response_drop = RESPONSE_HOP | plan.hide
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header

@@ -60,6 +60,7 @@ class Request(VariableSource):
     bytes_sent = 0
     # Assigned (never mutated in place): the upstream's response headers; the headers we sent.
     upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    body_file: Any = None  # a BodyFile once the body outgrew client_body_buffer_size
     resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
@@ -80,6 +81,8 @@ class Request(VariableSource):
         self.upstream_addrs: list[Any] = []
         self.upstream_statuses: list[str] = []
         self.upstream_times: list[float] = []
+        # (connect, header) seconds per attempt; -1.0 when that phase was not reached.
+        self.upstream_phases: list[tuple[float, float]] = []
 
     # ------------------------------------------------------------------ header helpers
     def header(self, lname: str) -> str:
@@ -180,6 +183,20 @@ def _host(r: Request) -> str:
     return r.host or _server_name(r)
 
 
+def _seconds(value: float) -> str:
+    # nginx writes "-" for a phase the attempt never reached (e.g. no connection).
+    return f"{value:.3f}" if value >= 0 else "-"
+
+
+def log_context(req: Request) -> str:
+    """The tail nginx appends to a request's error log lines (client, server, request, host)."""
+    text = (f', client: {req.remote_addr}, server: {_server_name(req)}, '
+            f'request: "{req.method} {req.raw_uri} HTTP/{req.version}"')
+    if req.host:
+        text += f', host: "{req.header("host")}"'
+    return text
+
+
 def _content_length(r: Request) -> str:
     return r.header("content-length")
 
@@ -213,8 +230,8 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
                                          for a in r.upstream_addrs),
     "upstream_status": lambda r: ", ".join(r.upstream_statuses),
     "upstream_response_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
-    "upstream_connect_time": lambda r: ", ".join("0.000" for _ in r.upstream_times),
-    "upstream_header_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
+    "upstream_connect_time": lambda r: ", ".join(_seconds(c) for c, _ in r.upstream_phases),
+    "upstream_header_time": lambda r: ", ".join(_seconds(h) for _, h in r.upstream_phases),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),

@@ -70,10 +70,11 @@ class Runtime:
                 pool.adopt({p.key: p for p in group.peers} if group is not None else {})
             self.pools[name] = pool
         for server in http.servers:
-            self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files)
+            self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files,
+                                                config.prefix)
             for location in _walk(server.locations):
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
-                                                      log_files)
+                                                      log_files, config.prefix)
 
     @property
     def logs(self) -> tuple[ErrorLog, LogFiles]:

@@ -19,6 +19,12 @@ class ConnectionTracker:
 
     def __init__(self) -> None:
         self.connections: set[ClientConnection] = set()
+        self.upstream = 0  # open or opening upstream connections (worker_connections)
+
+    @property
+    def count(self) -> int:
+        """Connections counted against `worker_connections`: clients plus upstreams."""
+        return len(self.connections) + self.upstream
 
     def add(self, conn: ClientConnection) -> None:
         self.connections.add(conn)

@@ -16,9 +16,12 @@ from hotdeploy.upstream.peer import Peer
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("created", "exchange", "idle_since", "peer", "pool", "received", "requests",
-                 "transport")
+                 "tracker", "transport")
 
-    def __init__(self, peer: Peer, created: float) -> None:
+    def __init__(self, peer: Peer, created: float, tracker: Any = None) -> None:
+        # `tracker` counts this connection against worker_connections until it is lost (the
+        # opener counted it already while connecting).
+        self.tracker = tracker
         self.peer = peer
         self.created = created
         self.idle_since = 0.0
@@ -44,6 +47,10 @@ class UpstreamConnection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        tracker = self.tracker
+        if tracker is not None:
+            self.tracker = None
+            tracker.upstream -= 1
         transport = self.transport
         self.transport = None
         if self.pool is not None:

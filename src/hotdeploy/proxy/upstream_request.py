@@ -59,6 +59,11 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
             parts.append(b"Content-Length: %d\r\n" % req.content_length)
         parts.append(b"\r\n")
         return b"".join(parts)
+    if req.body_file is not None:
+        # The body outgrew client_body_buffer_size: the exchange sends it from the file.
+        size = req.body_file.size if proxy.pass_request_body else 0
+        parts.append(b"Content-Length: %d\r\n\r\n" % size)
+        return b"".join(parts)
     if not req.body and req.content_length < 0 and not req.chunked:
         parts.append(b"\r\n")  # no body (the usual GET): nothing more to compute
         return b"".join(parts)
