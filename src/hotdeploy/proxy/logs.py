@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from hotdeploy.config.model import LogFormat, Var
 
@@ -121,10 +121,6 @@ class AccessLogWriter:
         self.file.close()
 
 
-class _Vars(Protocol):
-    def variable(self, name: str) -> str: ...
-
-
 def _escape_default(value: str) -> str:
     # nginx's default escaping: '"', '\\' and bytes outside printable ASCII as \xHH.
     if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
@@ -150,32 +146,12 @@ def _escape_json(value: str) -> str:
     return "".join(out)
 
 
-def format_line(fmt: LogFormat, ctx: _Vars) -> bytes:
-    """Render one access log line (with its newline). Empty values print as "-" as in nginx,
-    except with escape=json where an empty string stays empty."""
-    escape = fmt.escape
-    out: list[str] = []
-    for part in fmt.template.parts:
-        if not isinstance(part, Var):
-            out.append(part)
-            continue
-        value = ctx.variable(part.name)
-        if escape == "json":
-            out.append(_escape_json(value))
-        elif not value:
-            out.append("-")
-        elif escape == "default":
-            out.append(_escape_default(value))
-        else:
-            out.append(value)
-    out.append("\n")
-    return "".join(out).encode("utf-8", "surrogateescape")
-
-
 def compile_format(fmt: LogFormat, getter: Callable[[str], Callable[[Any], str]]
                    ) -> Callable[[Any], bytes]:
-    """`format_line` with the variable lookups resolved once per configuration (the access
-    log is written for every request: DESIGN.md's per-request budget)."""
+    """A renderer of one access log line (with its newline), the variable lookups resolved once
+    per configuration (the access log is written for every request: DESIGN.md's per-request
+    budget). Empty values print as "-" as in nginx, except with escape=json where an empty
+    string stays empty."""
     parts: list[str | Callable[[Any], str]] = [
         getter(p.name) if isinstance(p, Var) else p for p in fmt.template.parts
     ]
