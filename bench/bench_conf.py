@@ -32,9 +32,10 @@ class Ports:
     backend_b: int
 
 
-def proxy_conf(ports: Ports) -> str:
-    """nginx.conf for the proxy under test: upstream of both backends, keep-alive both ways."""
-    return f"""# Written by bench/run.py: read by both `nginx` and `hotdeploy lb`.
+def _main_and_http_head(purpose: str) -> str:
+    """The part both generated files share: one worker, no daemon, logs under the prefix, and the
+    opening of `http` with access logging off and long client keep-alive."""
+    return f"""# Written by bench/run.py: {purpose}.
 worker_processes 1;
 daemon off;
 pid logs/nginx.pid;
@@ -47,7 +48,12 @@ events {{
 http {{
     access_log off;
     keepalive_requests {KEEPALIVE_REQUESTS};
+"""
 
+
+def proxy_conf(ports: Ports) -> str:
+    """nginx.conf for the proxy under test: upstream of both backends, keep-alive both ways."""
+    return _main_and_http_head("read by both `nginx` and `hotdeploy lb`") + f"""
     upstream backend {{
         server 127.0.0.1:{ports.backend_a};
         server 127.0.0.1:{ports.backend_b};
@@ -80,20 +86,7 @@ def backends_conf(ports: Ports) -> str:
     }}"""
         for port in (ports.backend_a, ports.backend_b)
     )
-    return f"""# Written by bench/run.py: the two benchmark backends.
-worker_processes 1;
-daemon off;
-pid logs/nginx.pid;
-error_log logs/error.log warn;
-
-events {{
-    worker_connections {WORKER_CONNECTIONS};
-}}
-
-http {{
-    access_log off;
-    keepalive_requests {KEEPALIVE_REQUESTS};
-    default_type text/plain;
+    return _main_and_http_head("the two benchmark backends") + f"""    default_type text/plain;
 
 {servers}
 }}

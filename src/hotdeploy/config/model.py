@@ -346,6 +346,15 @@ class LocationConfig:
     source: Source | None = None
 
 
+def walk_locations(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
+    """Every location and its nested ones, in file order (depth first)."""
+    found: list[LocationConfig] = []
+    for location in locations:
+        found.append(location)
+        found.extend(walk_locations(location.locations))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Listen:
     host: str  # "0.0.0.0", "127.0.0.1", "::" ...

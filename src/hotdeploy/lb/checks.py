@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from hotdeploy.config.model import LocationConfig, MainConfig
+from hotdeploy.config.model import MainConfig, walk_locations
 
 
 def _is_loopback(host: str) -> bool:
@@ -14,12 +14,6 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _walk(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
-    found: list[LocationConfig] = []
-    for location in locations:
-        found.append(location)
-        found.extend(_walk(location.locations))
-    return found
 
 
 def config_warnings(config: MainConfig) -> list[str]:
@@ -36,7 +30,7 @@ def config_warnings(config: MainConfig) -> list[str]:
         public = [lst for lst in server.listens if not _is_loopback(lst.host)]
         if not public:
             continue
-        for location in _walk(server.locations):
+        for location in walk_locations(server.locations):
             if location.api_write and not location.settings.access_rules:
                 source = location.source
                 where = f" in {source.file}:{source.line}" if source else ""

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config.model import LocationConfig, MainConfig, ServerConfig
+from hotdeploy.config.model import MainConfig, ServerConfig, walk_locations
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan, build_plan
 from hotdeploy.proxy.upstream import UpstreamPool
@@ -25,12 +25,6 @@ SERVER_CACHE_SIZE = d.ROUTE_SERVER_CACHE_SIZE
 ROUTE_CACHE_SIZE = d.ROUTE_PLAN_CACHE_SIZE
 
 
-def _walk(locations: tuple[LocationConfig, ...]) -> list[LocationConfig]:
-    out: list[LocationConfig] = []
-    for location in locations:
-        out.append(location)
-        out.extend(_walk(location.locations))
-    return out
 
 
 class Runtime:
@@ -72,7 +66,7 @@ class Runtime:
         for server in http.servers:
             self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files,
                                                 config.prefix)
-            for location in _walk(server.locations):
+            for location in walk_locations(server.locations):
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
                                                       log_files, config.prefix)
 
@@ -177,7 +171,7 @@ def _health_sets(config: MainConfig) -> tuple[set[str], set[str]]:
     if config.http is None:
         return mandatory, persistent
     for server in config.http.servers:
-        for location in _walk(server.locations):
+        for location in walk_locations(server.locations):
             for check in location.health_checks:
                 if check.mandatory:
                     mandatory.add(check.upstream)

@@ -25,9 +25,9 @@ import httptools
 
 from hotdeploy.config.model import (
     HealthCheckConfig,
-    LocationConfig,
     MainConfig,
     VariableSource,
+    walk_locations,
 )
 from hotdeploy.defaults import HEALTH_CHECK_BODY_LIMIT
 from hotdeploy.upstream.health import HealthBook, HealthChange
@@ -166,16 +166,9 @@ def collect_checks(config: MainConfig) -> list[HealthCheckConfig]:
     """Every `health_check` of the configuration, in file order (nested locations included)."""
     if config.http is None:
         return []
-    found: list[HealthCheckConfig] = []
-
-    def walk(locations: tuple[LocationConfig, ...]) -> None:
-        for location in locations:
-            found.extend(location.health_checks)
-            walk(location.locations)
-
-    for server in config.http.servers:
-        walk(server.locations)
-    return found
+    return [check for server in config.http.servers
+            for location in walk_locations(server.locations)
+            for check in location.health_checks]
 
 
 def check_keys(checks: list[HealthCheckConfig]) -> dict[CheckKey, HealthCheckConfig]:
