@@ -160,3 +160,50 @@ async def test_no_live_upstreams_is_502_and_logged(balancer):
     assert first.status_code == 502 and second.status_code == 502
     assert second.text == BAD_GATEWAY
     assert "no live upstreams while connecting to upstream" in lb.error_log()
+
+
+def head_then_die(backend, seen):
+    # An instance killed between writing its head and its body (SIGKILL, OOM killer).
+    return b"HTTP/1.1 200 OK\r\nContent-Length: 116\r\n\r\n" + b"x" * 10
+
+
+def big_head_then_die(backend, seen):
+    # A body larger than proxy_buffer_size: it streams to the client as it comes.
+    return b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 20000
+
+
+async def test_small_response_cut_after_its_head_is_retried_whole(backends, balancer):
+    (bad, good) = await backends(head_then_die, "good")
+    logged = CONF.replace("http {", "http { log_format t '$status $body_bytes_sent "
+                                    "$upstream_status'; access_log ACCESS_LOG t;")
+    lb = await balancer(logged, UP1=bad.address, UP2=good.address, NEXT="")
+    async with httpx.AsyncClient() as client:
+        for _ in range(4):
+            r = await client.get(lb.url)
+            assert (r.status_code, r.text) == (200, "good")
+    assert len(bad.requests) == 2  # round robin sent every other request there first
+    assert "upstream prematurely closed connection while reading upstream" in lb.error_log()
+    # The broken attempt shows in $upstream_status; what the client got is the whole retry.
+    assert sorted(lb.access_log()) == ["200 4 200", "200 4 200", "200 4 502, 200",
+                                       "200 4 502, 200"]
+
+
+async def test_small_post_cut_after_its_head_is_a_502_not_a_truncated_body(backends, balancer):
+    (bad, good) = await backends(head_then_die, "good")
+    lb = await balancer(CONF, UP1=bad.address, UP2=good.address, NEXT="")
+    async with httpx.AsyncClient() as client:
+        codes = sorted([(await client.post(lb.url, content=b"x")).status_code
+                        for _ in range(2)])
+    assert codes == [200, 502]  # the server may have acted on the POST: not passed on
+
+
+async def test_large_response_cut_midway_reaches_the_client_truncated(backends, balancer):
+    (bad,) = await backends(big_head_then_die)
+    lb = await balancer(CONF, UP1=bad.address, UP2=bad.address, NEXT="")
+    async with httpx.AsyncClient() as client:
+        try:
+            await client.get(lb.url)
+            raise AssertionError("a truncated response must not look complete")
+        except httpx.RemoteProtocolError:
+            pass
+    assert len(bad.requests) == 1  # its head already went out: never retried

@@ -65,6 +65,11 @@ class Exchange:
     out_chunked = False
     skip_body = False
     peer_failed = False
+    # A small Content-Length response is held until it is whole (see _write_head): while
+    # `holding`, nothing of it has reached the client, so a broken attempt can still be retried.
+    holding = False
+    hold_room = 0
+    close_before = False
     # $upstream_connect_time / $upstream_header_time of the current attempt (-1: not reached)
     connect_time = -1.0
     header_time = -1.0
@@ -112,6 +117,7 @@ class Exchange:
         self.out_chunked = False
         self.skip_body = False
         self.peer_failed = False
+        self.holding = False
 
     # ------------------------------------------------------------------ the request
     def _encode_body(self, data: bytes) -> bytes:
@@ -268,7 +274,7 @@ class Exchange:
             return
         try:
             self.parser.feed_data(data)
-            if self.out:
+            if self.out and not self.holding:
                 self._flush()
             if not self.finished:
                 # proxy_read_timeout runs between two successive reads.
@@ -320,6 +326,10 @@ class Exchange:
             self._failed("error", message)
         elif not self.length_known and not self.skip_body:
             self._complete(reuse=False)  # a close-delimited body ends here (RFC 9112 §6.3)
+        elif self.holding:
+            self._unstart()
+            self._failed("error", "upstream prematurely closed connection while reading "
+                                  "upstream")
         else:
             self._log("error", "upstream prematurely closed connection while reading upstream")
             self._abort(failed=True)
@@ -377,6 +387,10 @@ class Exchange:
         if self.skip_body or self.finished:
             return
         self.req.body_bytes_sent += len(data)
+        if self.holding:
+            self.hold_room -= len(data)
+            if self.hold_room < 0:
+                self.holding = False  # more than proxy_buffer_size: it goes out as it comes
         # Buffered until the parser returns: the head and the body of a small response leave
         # in one write(2) (each write costs a wakeup of the reader on loopback).
         if self.out_chunked:
@@ -420,8 +434,16 @@ class Exchange:
             status, self.reason, self.resp_headers, self.plan, req,
             self.client.keep_alive_for(req))
         req.upstream_headers = self.resp_headers
+        self.close_before = req.close_after
         if not keep:
             req.close_after = True
+        if self.length_known and not self.out_chunked and self.proxy.buffering:
+            # Held until whole while it fits in proxy_buffer_size. nginx too delays a small
+            # head (postpone_output) but counts it as sent; holding it lets an instance that
+            # dies between its head and its body (SIGKILL, OOM) cost a retry, not a truncated
+            # response. Bodies that stream (chunked, close-delimited, large) are not held.
+            self.holding = True
+            self.hold_room = self.proxy.buffer_size - len(head)
         req.bytes_sent += len(head)
         req.status = status
         self.response_started = True
@@ -432,6 +454,17 @@ class Exchange:
             # bytes that never come. The response is complete; the connection is not reusable.
             self.skip_body = True
             self._complete(reuse=False)
+
+    def _unstart(self) -> None:
+        """Forget a held response head: nothing of it reached the client."""
+        req = self.req
+        self.holding = False
+        self.response_started = False
+        self.out.clear()
+        req.status = 0
+        req.bytes_sent = req.body_bytes_sent = 0
+        req.close_after = self.close_before
+        req.upstream_headers = ()
 
     # ------------------------------------------------------------------ completion
     def _record_attempt(self, status: int, now: float = 0.0) -> None:
@@ -581,7 +614,10 @@ class Exchange:
         else:
             where = "while reading upstream"
         message = f"upstream timed out (110: Connection timed out) {where}"
-        if phase == "body":
+        if phase == "body" and self.holding:
+            self._unstart()
+            self._failed("timeout", message)
+        elif phase == "body":
             self._log("error", message)
             self._abort(failed=True)
         else:
