@@ -17,6 +17,9 @@ from bench_idle import IdleMemory
 from bench_wrk import WrkResult
 
 HOTDEPLOY, NGINX, BACKEND = "hotdeploy", "nginx", "backend (direct)"
+# bench/floor_proxy.py: a byte-for-byte uvloop + httptools forwarder with no nginx semantics,
+# i.e. what CPython itself costs per proxied request on this machine.
+FLOOR = "python floor"
 # Targets from issue 2: >= 0.7x nginx's requests/s at 64 connections, p99 <= 2x nginx's,
 # and under 80 MB with 1,000 idle keep-alive clients.
 TARGET_RPS_RATIO = 0.7
@@ -51,18 +54,19 @@ def medians(runs: list[Run], target: str, connections: int) -> dict[str, float] 
         "errors": sum(r.wrk.errors for r in chosen), "runs": len(chosen)}
 
 
-def ratios(runs: list[Run], connections: int) -> dict[str, float] | None:
-    """Median over rounds of hotdeploy/nginx for each metric."""
+def ratios(runs: list[Run], connections: int,
+           target: str = HOTDEPLOY) -> dict[str, float] | None:
+    """Median over rounds of target/nginx for each metric."""
     per_round: dict[str, list[float]] = {m: [] for m in METRICS}
     rounds = {r.round for r in runs if r.connections == connections}
     for rnd in sorted(rounds):
         pair = {r.target: r for r in runs if r.connections == connections and r.round == rnd}
-        if HOTDEPLOY not in pair or NGINX not in pair:
+        if target not in pair or NGINX not in pair:
             continue
         for m in METRICS:
             base = pair[NGINX].metric(m)
             if base:
-                per_round[m].append(pair[HOTDEPLOY].metric(m) / base)
+                per_round[m].append(pair[target].metric(m) / base)
     if not per_round["rps"]:
         return None
     return {m: statistics.median(v) if v else float("nan") for m, v in per_round.items()}
@@ -70,10 +74,12 @@ def ratios(runs: list[Run], connections: int) -> dict[str, float] | None:
 
 def summary(runs: list[Run], conns: list[int], memory: dict[str, IdleMemory]) -> dict[str, Any]:
     """Everything the table shows, as plain data (also the `--json` document)."""
-    out: dict[str, Any] = {"throughput": {}, "ratios": {}, "memory": {}}
+    out: dict[str, Any] = {"throughput": {}, "ratios": {}, "floor_ratios": {}, "memory": {}}
     for c in conns:
-        out["throughput"][str(c)] = {t: medians(runs, t, c) for t in (BACKEND, HOTDEPLOY, NGINX)}
+        out["throughput"][str(c)] = {t: medians(runs, t, c)
+                                     for t in (BACKEND, HOTDEPLOY, NGINX, FLOOR)}
         out["ratios"][str(c)] = ratios(runs, c)
+        out["floor_ratios"][str(c)] = ratios(runs, c, FLOOR)
     out["memory"] = {name: m.to_json() for name, m in memory.items()}
     out["targets"] = _verdicts(out)
     return out
@@ -107,6 +113,11 @@ def print_report(console: Console, data: dict[str, Any], hotdeploy_label: str) -
             table.add_row(conns, label, _fmt(m["rps"], ",.0f"), _fmt(m["p50_ms"], ".2f"),
                           _fmt(m["p99_ms"], ".2f"), _fmt(m["cpu_us"], ".1f"),
                           str(m["errors"]), str(m["runs"]))
+        f = data.get("floor_ratios", {}).get(conns)
+        if f:
+            table.add_row(conns, f"{FLOOR} / nginx", _fmt(f["rps"], ".2f"),
+                          _fmt(f["p50_ms"], ".2f"), _fmt(f["p99_ms"], ".2f"),
+                          _fmt(f["cpu_us"], ".2f"), "", "")
         r = data["ratios"].get(conns)
         if r:
             table.add_row(conns, "[bold]hotdeploy / nginx[/bold]", _fmt(r["rps"], ".2f"),

@@ -35,7 +35,7 @@ from rich.console import Console
 from bench_conf import Ports, backends_conf, proxy_conf, write_prefix
 from bench_idle import IdleMemory, idle_memory
 from bench_procs import BenchError, Child, Children, cpu_seconds, free_port, pinned, wait_http_ready
-from bench_report import BACKEND, HOTDEPLOY, NGINX, Run, print_report, summary
+from bench_report import BACKEND, FLOOR, HOTDEPLOY, NGINX, Run, print_report, summary
 from bench_wrk import run_wrk, write_script
 
 PROXY_CORE, LOAD_CORE = 0, 1  # DESIGN.md: proxy alone on one core, wrk + backends on the other
@@ -56,6 +56,7 @@ class Settings:
     nginx: str
     hotdeploy_cmd: list[str]
     hotdeploy_label: str
+    floor: bool
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
@@ -72,6 +73,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx",
                    help="nginx binary (default: from PATH)")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes with taskset")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the python floor row (bench/floor_proxy.py)")
     p.add_argument("--workdir", help="keep configs and logs in this directory")
     # Development aid: run another command in hotdeploy's slot, e.g. nginx itself.
     # {conf} and {prefix} are substituted; the command must stay in the foreground.
@@ -96,7 +99,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         rounds=args.rounds or (1 if quick else 3),
         connections=[int(c) for c in args.connections.split(",") if c],
         idle=args.idle if args.idle is not None else 1000,
-        pin=can_pin, nginx=args.nginx, hotdeploy_cmd=cmd, hotdeploy_label=label)
+        pin=can_pin, nginx=args.nginx, hotdeploy_cmd=cmd, hotdeploy_label=label,
+        floor=not args.no_floor)
 
 
 class Bench:
@@ -120,6 +124,10 @@ class Bench:
     def proxy_cmd(self, name: str) -> list[str]:
         if name == NGINX:
             template = [self.s.nginx, "-c", "{conf}", "-p", "{prefix}"]
+        elif name == FLOOR:
+            ports = self.ports
+            template = [sys.executable, str(Path(__file__).with_name("floor_proxy.py")),
+                        *(str(p) for p in (ports.proxy, ports.backend_a, ports.backend_b))]
         else:
             template = self.s.hotdeploy_cmd
         subst = {"{conf}": str(self.conf), "{prefix}": f"{self.prefix}/"}
@@ -157,6 +165,8 @@ class Bench:
         for rnd in range(1, self.s.rounds + 1):
             # Alternate which proxy goes first so drift in machine load hits both alike.
             order = (HOTDEPLOY, NGINX) if rnd % 2 else (NGINX, HOTDEPLOY)
+            if self.s.floor:
+                order += (FLOOR,)
             for name in order:
                 proxy = self.start_proxy(name)
                 try:
@@ -205,6 +215,10 @@ def describe(s: Settings) -> None:
                   "bottleneck; the direct row shows their ceiling.")
     console.print("proxies: both read the same nginx.conf: `nginx -c FILE -p DIR` and "
                   "`hotdeploy lb -c FILE -p DIR` (run as `python -m hotdeploy lb`)")
+    if s.floor:
+        console.print(f"{FLOOR}: bench/floor_proxy.py, a byte-for-byte uvloop + httptools "
+                      "forwarder with none of nginx's semantics: what CPython itself costs per "
+                      "request here (the ceiling for any Python proxy on this machine)")
     if s.hotdeploy_label != HOTDEPLOY:
         console.print(f"[yellow]* hotdeploy's slot runs: {shlex.join(s.hotdeploy_cmd)}[/yellow]")
     if s.pin:

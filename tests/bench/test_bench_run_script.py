@@ -52,9 +52,10 @@ def test_quick_run_reports_both_proxies_and_ratios(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
     by_target = data["throughput"]["8"]
-    for target in ("backend (direct)", "hotdeploy", "nginx"):
+    for target in ("backend (direct)", "hotdeploy", "nginx", "python floor"):
         assert by_target[target]["rps"] > 0
         assert by_target[target]["errors"] == 0
+    assert data["floor_ratios"]["8"]["rps"] > 0
     assert by_target["hotdeploy"]["cpu_us"] > 0
     # The same proxy in both slots: the ratio is near 1 (wide bounds: the machine is shared).
     assert 0.3 < data["ratios"]["8"]["rps"] < 3
