@@ -70,3 +70,14 @@ def seq() -> Callable[..., str]:
         return "".join(out)
 
     return run
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A compiled request path built before its sources were last edited would test old code.
+    from hotdeploy.proxy.compiled import stale_modules
+
+    stale = stale_modules()
+    if stale:
+        pytest.exit(f"compiled modules older than their sources: {', '.join(stale)}; "
+                    "rebuild with `pip install -e .` (or delete src/hotdeploy/proxy/*.so and "
+                    "src/*__mypyc*.so to run interpreted)", returncode=4)

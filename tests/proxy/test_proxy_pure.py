@@ -85,3 +85,32 @@ def test_off_retries_nothing_but_errors_still_count():
 
 def test_streamed_body_cannot_be_replayed():
     assert not call(body_streamed=True).retry
+
+
+
+def test_the_request_path_is_compiled_where_the_build_is_expected_to_compile_it():
+    # setup.py compiles these with mypyc where it can (CI sets HOTDEPLOY_EXPECT_COMPILED=1:
+    # there a missing compiler must not silently cost the benchmark's speed).
+    import os
+
+    from hotdeploy.proxy.compiled import COMPILED_MODULES, compiled_modules, stale_modules
+
+    compiled = compiled_modules()
+    assert set(compiled) <= set(COMPILED_MODULES)
+    if os.environ.get("HOTDEPLOY_EXPECT_COMPILED") == "1":
+        assert compiled == list(COMPILED_MODULES)
+    assert stale_modules() == []
+
+
+def test_setup_py_compiles_exactly_the_modules_that_are_checked():
+    import ast
+    from pathlib import Path
+
+    from hotdeploy.proxy.compiled import COMPILED_MODULES
+
+    tree = ast.parse((Path(__file__).parents[2] / "setup.py").read_text())
+    (listed,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and any(getattr(t, "id", "") == "COMPILED" for t in node.targets)]
+    paths = [element.value for element in listed.elts]
+    assert [p.removeprefix("src/").removesuffix(".py").replace("/", ".") for p in paths] \
+        == list(COMPILED_MODULES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from hotdeploy import defaults as d
 
@@ -61,11 +61,10 @@ class Template:
         return "".join(out)
 
 
-class VariableSource:
-    """Protocol-like base: anything that resolves `$name` for a request."""
+class VariableSource(Protocol):
+    """Anything that resolves `$name` for a request (structural: no base class needed)."""
 
-    def variable(self, name: str) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
+    def variable(self, name: str) -> str: ...
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ class _Abort(Exception):
 _WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
 
 
-class ClientConnection(GeneratedResponses, asyncio.Protocol):
+class ClientConnection(GeneratedResponses):
+    # An asyncio protocol by its methods, without the asyncio.Protocol base: mypyc compiles
+    # only classes whose bases it compiles too (see setup.py).
     rejected = False  # closed at accept: worker_connections exhausted
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
 

@@ -86,7 +86,7 @@ class Exchange:
         self.runtime = runtime
         proxy = self.proxy = plan.settings.proxy
         self.loop = client.loop
-        self.group = runtime.groups.get(plan.upstream)
+        self.group: Any = runtime.groups.get(plan.upstream)  # None: start() answers 502
         self.pool = runtime.pools.get(plan.upstream) if plan.upstream_keepalive else None
         key = plan.hash_key.render(req) if plan.hash_key is not None else None
         self.attempt = Attempt(req.remote_addr, key)
@@ -110,7 +110,7 @@ class Exchange:
     def _reset_response(self) -> None:
         self.status = 0
         self.reason = b""
-        self.resp_headers: list[tuple[bytes, bytes]] = []
+        self.resp_headers = []
         self.header_done = False
         self.interim = False
         self.length_known = False
@@ -197,7 +197,7 @@ class Exchange:
         loop = self.loop
         tracker = self.client.tracker
         try:
-            _, conn = await loop.create_connection(
+            _, conn = await loop.create_connection(  # type: ignore[type-var]
                 lambda: UpstreamConnection(peer, loop.time(), tracker), peer.spec.host,
                 peer.spec.port)
         except BaseException as exc:
@@ -587,7 +587,7 @@ class Exchange:
             self.finished = True
             self.client.respond(self.req, code)
 
-    def _retry_after_status(self, kind: str, failed: bool) -> None:
+    def _retry_after_status(self, kind: FailureKind, failed: bool) -> None:
         self._close_attempt()
         self._record_attempt(self.status)
         self.group.release(self.peer, failed, time.monotonic())

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from hotdeploy.config.model import VariableSource
 from hotdeploy.proxy.clock import time_local
 
 if TYPE_CHECKING:
@@ -27,7 +26,7 @@ _WALL_OFFSET = time.time() - time.monotonic()
 NGINX_VERSION = "1.25.0"
 
 
-class Request(VariableSource):
+class Request:  # a config.model.VariableSource
     # No __slots__: the fields that start equal for every request are class attributes, so
     # creating a request (once per request, on the hot path) sets only the dozen that differ.
     # Immutable defaults only; every mutable field is created in __init__.
@@ -132,7 +131,7 @@ def _cookie(req: Request, suffix: str) -> str:
     return ""
 
 
-def _from_list(headers: list[tuple[bytes, bytes]], suffix: str) -> str:
+def _from_list(headers: Sequence[tuple[bytes, bytes]], suffix: str) -> str:
     key = suffix.replace("_", "-").encode("latin-1")
     for name, value in headers:
         if name.lower() == key:

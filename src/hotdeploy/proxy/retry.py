@@ -25,8 +25,9 @@ NON_IDEMPOTENT_METHODS = frozenset({"POST", "LOCK", "PATCH"})
 _ALWAYS_FAILURES = frozenset({"error", "timeout", "invalid_header"})
 _NEVER_FAILURES = frozenset({"http_403", "http_404"})
 # Upstream statuses that can trigger a retry when listed in proxy_next_upstream.
-RETRYABLE_STATUSES = {500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
-                      403: "http_403", 404: "http_404", 429: "http_429"}
+RETRYABLE_STATUSES: dict[int, FailureKind] = {
+    500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
+    403: "http_403", 404: "http_404", 429: "http_429"}
 
 
 @dataclass(frozen=True, slots=True)

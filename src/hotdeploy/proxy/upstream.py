@@ -14,7 +14,8 @@ from typing import Any
 from hotdeploy.upstream.peer import Peer
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection:
+    # An asyncio protocol by its methods (no asyncio.Protocol base, so mypyc can compile it).
     __slots__ = ("created", "exchange", "idle_since", "peer", "pool", "received", "requests",
                  "tracker", "transport")
 

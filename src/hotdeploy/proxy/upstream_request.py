@@ -47,10 +47,10 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
     if proxy.pass_request_headers:
         drop = plan.drop_request
         named = connection_named(req) if req.has_connection else None
-        for lname, name, value in req.headers:
+        for lname, hname, hvalue in req.headers:
             if lname in drop or (named and lname in named):
                 continue
-            parts += (name, b": ", value, b"\r\n")
+            parts += (hname, b": ", hvalue, b"\r\n")
     if streaming:
         # proxy_request_buffering off: the body follows as it arrives.
         if chunked_up:

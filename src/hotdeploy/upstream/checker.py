@@ -26,7 +26,6 @@ import httptools
 from hotdeploy.config.model import (
     HealthCheckConfig,
     MainConfig,
-    VariableSource,
     walk_locations,
 )
 from hotdeploy.defaults import HEALTH_CHECK_BODY_LIMIT
@@ -59,7 +58,7 @@ class ProbeResult:
     status: int | None = None
 
 
-class _ProbeVariables(VariableSource):
+class _ProbeVariables:  # a VariableSource
     """Variables for the probe's Host header: "most variables will have empty values when used
     with health checks" (hc module docs); $proxy_host is the upstream's name."""
 

@@ -146,7 +146,7 @@ class PeerGroup:
         every request (DESIGN.md: every microsecond of Python per request costs ~7%)."""
         single = len(self.peers) == 1 and not self.peers[0].backup
         best: Peer | None = None
-        total: float = 0
+        total = 0.0
         for p in tier:
             if p.down or p.draining or p.health != "healthy" or (tried and p.id in tried):
                 continue
@@ -155,7 +155,7 @@ class PeerGroup:
             if (p.max_fails and p.fails >= p.max_fails and not single
                     and now - p.checked <= p.fail_timeout):
                 continue  # passive.failed_out
-            step: float = p.effective_weight
+            step = float(p.effective_weight)
             if p.slow_start_began is not None:
                 ramped = slow_start.ramped_weight(p, now)
                 if ramped < step:

@@ -36,7 +36,7 @@ class Peer:
 
     # --- smooth weighted round robin (ngx_http_upstream_round_robin.c) -----------------------
     # float: slow start feeds fractional weights (hotdeploy; nginx's are integers)
-    current_weight: float = 0
+    current_weight: float = 0.0
     effective_weight: int = 1
 
     # --- in flight ----------------------------------------------------------------------------
