@@ -69,6 +69,17 @@ def test_v_prints_version_on_stderr() -> None:
     assert result.stderr.startswith("hotdeploy version: hotdeploy/")
 
 
+def test_capital_v_also_says_whether_the_request_path_is_compiled() -> None:
+    from hotdeploy.proxy.compiled import COMPILED_MODULES, compiled_modules
+
+    result = run_lb("-V")
+    assert result.returncode == 0
+    compiled = len(compiled_modules())
+    expected = (f"request path: compiled with mypyc ({compiled} of {len(COMPILED_MODULES)} "
+                "modules)" if compiled else "request path: interpreted")
+    assert expected in result.stderr.splitlines()
+
+
 def test_bind_failure_is_reported_and_exits_1(tmp_path: Path) -> None:
     with __import__("socket").socket() as busy:
         busy.bind(("127.0.0.1", 0))

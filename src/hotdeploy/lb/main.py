@@ -31,6 +31,12 @@ def _print_version(full: bool) -> None:
               file=sys.stderr)
         print("configure arguments: --with-http_upstream_hc_module --with-http_api_module",
               file=sys.stderr)
+        from hotdeploy.proxy.compiled import COMPILED_MODULES, compiled_modules
+
+        compiled = len(compiled_modules())
+        state = (f"compiled with mypyc ({compiled} of {len(COMPILED_MODULES)} modules)"
+                 if compiled else "interpreted")
+        print(f"request path: {state}", file=sys.stderr)
 
 
 def _test(config_path: str, config: MainConfig, options: LbOptions) -> int:
