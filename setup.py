@@ -29,6 +29,8 @@ COMPILED = [
     "src/hotdeploy/upstream/peer.py",
     "src/hotdeploy/upstream/group.py",
     "src/hotdeploy/upstream/attempt.py",
+    "src/hotdeploy/proxy/runtime.py",
+    "src/hotdeploy/config/model.py",
 ]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 COMPILED_MODULES = tuple(f"hotdeploy.{name}" for name in (
     "proxy.client", "proxy.exchange", "proxy.upstream", "proxy.timers", "proxy.response_head",
     "proxy.upstream_request", "proxy.responses", "proxy.request", "proxy.plan", "proxy.clock",
-    "upstream.peer", "upstream.group", "upstream.attempt"))
+    "upstream.peer", "upstream.group", "upstream.attempt", "proxy.runtime", "config.model"))
 
 
 def _module_file(name: str) -> Path:
