@@ -326,13 +326,9 @@ class Exchange:
             self._failed("error", message)
         elif not self.length_known and not self.skip_body:
             self._complete(reuse=False)  # a close-delimited body ends here (RFC 9112 §6.3)
-        elif self.holding:
-            self._unstart()
-            self._failed("error", "upstream prematurely closed connection while reading "
-                                  "upstream")
         else:
-            self._log("error", "upstream prematurely closed connection while reading upstream")
-            self._abort(failed=True)
+            self._body_broke("error", "upstream prematurely closed connection while reading "
+                                      "upstream")
 
     def upstream_pause_writing(self) -> None:
         if self.phase == "header":
@@ -454,6 +450,17 @@ class Exchange:
             # bytes that never come. The response is complete; the connection is not reusable.
             self.skip_body = True
             self._complete(reuse=False)
+
+    def _body_broke(self, kind: FailureKind, message: str) -> None:
+        """The upstream closed or timed out after the response head."""
+        if self.holding:
+            # Nothing of it reached the client: a failure like one while reading the header,
+            # passed to the next server under proxy_next_upstream's rules.
+            self._unstart()
+            self._failed(kind, message)
+        else:
+            self._log("error", message)
+            self._abort(failed=True)
 
     def _unstart(self) -> None:
         """Forget a held response head: nothing of it reached the client."""
@@ -614,12 +621,8 @@ class Exchange:
         else:
             where = "while reading upstream"
         message = f"upstream timed out (110: Connection timed out) {where}"
-        if phase == "body" and self.holding:
-            self._unstart()
-            self._failed("timeout", message)
-        elif phase == "body":
-            self._log("error", message)
-            self._abort(failed=True)
+        if phase == "body":
+            self._body_broke("timeout", message)
         else:
             self._failed("timeout", message)
 
