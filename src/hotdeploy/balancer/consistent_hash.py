@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from hotdeploy.balancer.base import Pick
 from hotdeploy.balancer.ip_hash import MAX_HASH_TRIES
-from hotdeploy.balancer.key_hash import key_bytes
+from hotdeploy.balancer.key_hash import hash_key_or_none
 from hotdeploy.balancer.round_robin import RoundRobin, smooth_wrr
 from hotdeploy.defaults import CONSISTENT_HASH_POINTS_PER_WEIGHT
 from hotdeploy.upstream.peer import Peer
@@ -88,8 +88,8 @@ class ConsistentHash:
     def select(self, pick: Pick) -> Peer | None:
         attempt = pick.attempt
         peers = list(pick.peers)
-        key = key_bytes(attempt.hash_key or "")
-        if attempt.policy_tries > MAX_HASH_TRIES or len(peers) < 2 or not key:
+        key = hash_key_or_none(pick, peers)
+        if key is None:
             return self._fallback.select(pick)
         ring = self.ring(peers)
         if attempt.hash_value is None:

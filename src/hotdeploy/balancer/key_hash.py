@@ -22,6 +22,16 @@ def key_bytes(key: str) -> bytes:
     return key.encode("utf-8", "surrogateescape")
 
 
+def hash_key_or_none(pick: Pick, peers: list[Peer]) -> bytes | None:
+    """The key a `hash` policy hashes, or None where nginx uses round robin instead: past
+    MAX_HASH_TRIES, with fewer than two peers, or with an empty key."""
+    attempt = pick.attempt
+    key = key_bytes(attempt.hash_key or "")
+    if attempt.policy_tries > MAX_HASH_TRIES or len(peers) < 2 or not key:
+        return None
+    return key
+
+
 def round_hash(key: bytes, rehash: int) -> int:
     prefix = str(rehash).encode() if rehash > 0 else b""
     return (zlib.crc32(prefix + key) >> 16) & 0x7FFF
@@ -34,8 +44,8 @@ class KeyHash:
     def select(self, pick: Pick) -> Peer | None:
         attempt = pick.attempt
         peers = list(pick.peers)
-        key = key_bytes(attempt.hash_key or "")
-        if attempt.policy_tries > MAX_HASH_TRIES or len(peers) < 2 or not key:
+        key = hash_key_or_none(pick, peers)
+        if key is None:
             return self._fallback.select(pick)
         total = sum(p.weight for p in peers)
         while True:
