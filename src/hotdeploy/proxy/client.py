@@ -22,9 +22,11 @@ from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
+from hotdeploy.proxy.response_head import HEADER_NAMES, lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
+from hotdeploy.proxy.write_batch import WriteBatch
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.runtime import RuntimeHolder
@@ -84,6 +86,10 @@ class ClientConnection(GeneratedResponses):
         self.timer_kind = ""
         self.feeding = False  # inside data_received's parser feed
         self.pending_timeout = 0.0  # a timer armed during the feed, set after it
+        batch = tracker.batch
+        if batch is None or batch.loop is not loop:
+            batch = tracker.batch = WriteBatch(loop)
+        self.batch: WriteBatch = batch
 
     # ------------------------------------------------------------------ connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -246,7 +252,7 @@ class ClientConnection(GeneratedResponses):
         elif kind == "header" and self.cur is not None:
             self.cur.status = 408
             self._log_access(self.cur)
-        self.transport.abort() if kind == "send" else self.transport.close()
+        self.close_transport(abort=kind == "send")
 
     # ------------------------------------------------------------------ parser callbacks
     def on_message_begin(self) -> None:
@@ -274,7 +280,9 @@ class ClientConnection(GeneratedResponses):
         if size > self.line_limit or req.request_length > self.head_limit:
             req.error = 494
             raise _Abort
-        lname = name.lower()
+        lname = HEADER_NAMES.get(name)  # lower_name(), inlined: once per request header
+        if lname is None:
+            lname = lower_name(name)
         req.headers.append((lname, name, value))
         if lname not in _SPECIAL_HEADERS:
             return
@@ -312,8 +320,10 @@ class ClientConnection(GeneratedResponses):
             authority, slash, path = rest.partition("/")
             req.host = authority.lower().rsplit(":", 1)[0]
             raw = slash + path if slash else "/"
-        path, _, args = raw.partition("?")
-        req.args = args
+        if "?" in raw:
+            path, _, req.args = raw.partition("?")
+        else:
+            path = raw  # no query string (Request.args defaults to "")
         if "%" in path or "/." in path or "//" in path or not path.startswith("/"):
             normalized = normalize_path(path)
         else:
@@ -427,7 +437,7 @@ class ClientConnection(GeneratedResponses):
             return
         if req.expect_continue and req.version == "1.1":
             # RFC 9110 §10.1.1: tell the client to send the body we are going to read.
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         self._arm("body", req.plan.settings.client_body_timeout if req.plan else 60.0)
         plan = req.plan
         if plan is not None and plan.kind == "proxy" and not plan.settings.proxy.request_buffering:
@@ -486,7 +496,7 @@ class ClientConnection(GeneratedResponses):
             return
         if req.close_after or self.parser_dead or self.shutting_down:
             self.closed = True
-            self.transport.close()
+            self.close_transport()
             return
         if queue:
             self._begin(queue[0])
@@ -505,7 +515,7 @@ class ClientConnection(GeneratedResponses):
         if self.queue and self.queue[0] is req:
             self.queue.popleft()
         self.closed = True
-        self.transport.abort()
+        self.close_transport(abort=True)
 
     def _internal_error(self) -> None:
         req = self.queue[0] if self.queue else None
@@ -515,7 +525,7 @@ class ClientConnection(GeneratedResponses):
             self._write_generated(req, 500, pages.error_body(500))
         elif not self.closed:
             self.closed = True
-            self.transport.close()
+            self.close_transport()
 
     def _parse_error(self) -> None:
         req = self.cur
@@ -558,7 +568,7 @@ class ClientConnection(GeneratedResponses):
         self._log_access(req)
         if not self.closed:
             self.closed = True
-            self.transport.close()
+            self.close_transport()
 
     def pause_reading(self) -> None:
         if not self.reading_paused and not self.closed:
@@ -579,7 +589,7 @@ class ClientConnection(GeneratedResponses):
         self.shutting_down = True
         if self.idle and not self.closed:
             self.closed = True
-            self.transport.close()
+            self.close_transport()
             return True
         return False
 

@@ -18,7 +18,8 @@ from pathlib import Path
 COMPILED_MODULES = tuple(f"hotdeploy.{name}" for name in (
     "proxy.client", "proxy.exchange", "proxy.upstream", "proxy.timers", "proxy.response_head",
     "proxy.upstream_request", "proxy.responses", "proxy.request", "proxy.plan", "proxy.clock",
-    "upstream.peer", "upstream.group", "upstream.attempt", "proxy.runtime", "config.model"))
+    "upstream.peer", "upstream.group", "upstream.attempt", "proxy.runtime", "config.model",
+    "proxy.write_batch"))
 
 
 def source_path(name: str) -> str:

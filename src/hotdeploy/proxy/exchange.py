@@ -20,6 +20,8 @@ from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
 from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.group import PeerGroup
+from hotdeploy.upstream.peer import Peer
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.client import ClientConnection
@@ -148,15 +150,13 @@ class Exchange:
 
     def _try_next(self) -> None:
         now = time.monotonic()
-        peer = self.group.select(self.attempt, now)
+        group: PeerGroup = self.group  # typed locals: native calls in the compiled module
+        peer = group.select(self.attempt, now)
         if peer is None:
             if self.tries == 0:
                 self._log("error", "no live upstreams while connecting to upstream",
                           upstream=False)
-            self.req.upstream_addrs.append(self.plan.upstream or "")
-            self.req.upstream_statuses.append("502")
-            self.req.upstream_times.append(0.0)
-            self.req.upstream_phases.append((-1.0, -1.0))
+            self.req.attempts.append((self.plan.upstream or "", "502", 0.0, -1.0, -1.0))
             self.finished = True
             self.client.respond(self.req, self.last_code)
             return
@@ -164,7 +164,6 @@ class Exchange:
         self.peer = peer
         self.attempt_started = now
         self.header_time = -1.0
-        self.req.upstream_addrs.append(peer)  # its address is formatted only if logged
         conn = self.pool.take(peer, self.loop.time()) if self.pool is not None else None
         if conn is not None:
             self.reused = True
@@ -182,8 +181,7 @@ class Exchange:
             # nginx: no free connection for the upstream side either; the request ends 500.
             self._log("alert", f"{limit} worker_connections are not enough while connecting "
                                "to upstream")
-            self._record_attempt(0)
-            self.req.upstream_statuses[-1] = "500"
+            self._record_attempt(0, "500")
             self.group.release(self.peer, False, time.monotonic())
             self.finished = True
             self.client.respond(self.req, 500)
@@ -239,9 +237,13 @@ class Exchange:
                 body += b"0\r\n\r\n"
             self.body_sent = bool(body)
             payload += body
-        transport.write(payload)
+        if self.stream_mode or self.body_file is not None:
+            transport.write(payload)  # more follows: the body as it arrives or from its file
+        else:
+            self.client.batch.write(transport, payload)  # see write_batch
         self.sent = True
-        self.peer.sent += len(payload)
+        peer: Peer = self.peer
+        peer.sent += len(payload)
         if self.body_file is not None:
             self.file_offset = 0  # each attempt replays the body from the start of the file
             self._pump()
@@ -474,13 +476,13 @@ class Exchange:
         req.upstream_headers = ()
 
     # ------------------------------------------------------------------ completion
-    def _record_attempt(self, status: int, now: float = 0.0) -> None:
-        req = self.req
-        req.upstream_statuses.append(_STATUS_TEXT.get(status) or str(status))
+    def _record_attempt(self, status: int, text: str = "", now: float = 0.0) -> None:
+        """One entry of $upstream_addr, $upstream_status (`text` overrides the status, as
+        for a failed attempt answered 502/504) and the $upstream_*_time variables."""
         elapsed = (now or time.monotonic()) - self.attempt_started
-        req.upstream_times.append(elapsed)
-        req.upstream_phases.append((self.connect_time, self.header_time))
-        peer = self.peer
+        peer: Peer = self.peer
+        self.req.attempts.append((peer, text or _STATUS_TEXT.get(status) or str(status),
+                                  elapsed, self.connect_time, self.header_time))
         if status:
             peer.observe_latency(elapsed)  # metrics: one upstream response time per attempt
             responses = peer.responses
@@ -492,15 +494,16 @@ class Exchange:
     def _complete(self, reuse: bool) -> None:
         self.finished = True
         self.timer.when = 0.0  # Deadline.clear, inlined (once per request)
-        client, req, conn, peer = self.client, self.req, self.conn, self.peer
+        client, req, conn = self.client, self.req, self.conn
+        peer: Peer = self.peer
         out = self.out
         if self.out_chunked:
             out.append(b"0\r\n\r\n")
         if out:
-            client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            client.send(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
         now = time.monotonic()
-        self._record_attempt(self.status, now)
+        self._record_attempt(self.status, now=now)
         if conn is not None:
             peer.received += conn.received
             self.conn = None
@@ -515,14 +518,15 @@ class Exchange:
                 pool.put(conn, loop_now)
             else:
                 conn.close()
-        self.group.release(peer, self.peer_failed, now)
+        group: PeerGroup = self.group
+        group.release(peer, self.peer_failed, now)
         self.parser = None  # break the parser <-> exchange cycle now, not at the next GC
         client.finish(req)
 
     def _flush(self) -> None:
         out = self.out
         if out:
-            self.client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            self.client.send_now(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
     def _abort(self, failed: bool) -> None:
@@ -581,8 +585,7 @@ class Exchange:
         self._close_attempt()
         self._log("error", message)
         code = self.last_code = 504 if kind == "timeout" else 502
-        self._record_attempt(0)
-        self.req.upstream_statuses[-1] = str(code)
+        self._record_attempt(0, str(code))
         decision = self._decide(kind)
         self.group.release(self.peer, decision.counts_as_failure, time.monotonic())
         if decision.retry:

@@ -75,13 +75,10 @@ class Request:  # a config.model.VariableSource
         self.start_wall = start + _WALL_OFFSET
         self.headers: list[tuple[bytes, bytes, bytes]] = []  # (lower name, name, value)
         self.body: list[bytes] = []
-        # Peer objects (their address is formatted only when $upstream_addr is rendered) or
-        # the upstream's name when no server was available.
-        self.upstream_addrs: list[Any] = []
-        self.upstream_statuses: list[str] = []
-        self.upstream_times: list[float] = []
-        # (connect, header) seconds per attempt; -1.0 when that phase was not reached.
-        self.upstream_phases: list[tuple[float, float]] = []
+        # One entry per upstream attempt: (peer, or the upstream's name when no server was
+        # available; $upstream_status text; response, connect and header seconds, -1.0 for a
+        # phase not reached). The peer's address is formatted only when it is logged.
+        self.attempts: list[tuple[Any, str, float, float, float]] = []
 
     # ------------------------------------------------------------------ header helpers
     def header(self, lname: str) -> str:
@@ -225,12 +222,12 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "proxy_host": _proxy_host,
     "proxy_port": _proxy_port,
     "proxy_add_x_forwarded_for": _xff,
-    "upstream_addr": lambda r: ", ".join(a if isinstance(a, str) else a.address
-                                         for a in r.upstream_addrs),
-    "upstream_status": lambda r: ", ".join(r.upstream_statuses),
-    "upstream_response_time": lambda r: ", ".join(f"{t:.3f}" for t in r.upstream_times),
-    "upstream_connect_time": lambda r: ", ".join(_seconds(c) for c, _ in r.upstream_phases),
-    "upstream_header_time": lambda r: ", ".join(_seconds(h) for _, h in r.upstream_phases),
+    "upstream_addr": lambda r: ", ".join(a[0] if isinstance(a[0], str) else a[0].address
+                                         for a in r.attempts),
+    "upstream_status": lambda r: ", ".join(a[1] for a in r.attempts),
+    "upstream_response_time": lambda r: ", ".join(f"{a[2]:.3f}" for a in r.attempts),
+    "upstream_connect_time": lambda r: ", ".join(_seconds(a[3]) for a in r.attempts),
+    "upstream_header_time": lambda r: ", ".join(_seconds(a[4]) for a in r.attempts),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),

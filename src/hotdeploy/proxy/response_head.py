@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import ADD_HEADER_CODES, RESPONSE_HOP, SERVER_HEADER
@@ -23,6 +23,22 @@ if TYPE_CHECKING:
 CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
 # Upstream Connection header values that name no other header (lower-case, whole value).
 CONNECTION_VALUES_PLAIN = frozenset({b"close", b"keep-alive"})
+
+
+# Header names as received -> lower case. Lowering allocates a new bytes object per header;
+# the same few dozen names come back on every response, so each is lowered once. Bounded so
+# that an upstream inventing names cannot grow it.
+HEADER_NAMES: Final[dict[bytes, bytes]] = {}
+HEADER_NAMES_LIMIT: Final = 1024
+
+
+def lower_name(name: bytes) -> bytes:
+    lname = HEADER_NAMES.get(name)
+    if lname is None:
+        lname = name.lower()
+        if len(HEADER_NAMES) < HEADER_NAMES_LIMIT:
+            HEADER_NAMES[name] = lname
+    return lname
 
 
 # (head bytes, length_known, chunked_out, keep): a plain tuple, built once per response.
@@ -63,7 +79,9 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
     parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
     has_length = False
     for name, value in headers:
-        lname = name.lower()
+        lname = HEADER_NAMES.get(name)  # lower_name(), inlined: once per response header
+        if lname is None:
+            lname = lower_name(name)
         if lname in dropped:
             if lname == b"transfer-encoding" or (
                     lname == b"connection" and value.lower() not in CONNECTION_VALUES_PLAIN):
@@ -71,7 +89,10 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
             continue
         if lname == b"content-length":
             has_length = True
-        parts += (name, b": ", value, b"\r\n")
+        parts.append(name)
+        parts.append(b": ")
+        parts.append(value)
+        parts.append(b"\r\n")
     if not has_length and not (req.method == "HEAD" or status == 204 or status == 304):
         return _client_head_general(status, reason, headers, plan, req, keep)
     if keep:

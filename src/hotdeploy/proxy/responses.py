@@ -17,10 +17,32 @@ from hotdeploy.proxy.response_head import add_header_lines
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
+    from hotdeploy.proxy.write_batch import WriteBatch
 
 
 class GeneratedResponses:
     transport: Any
+    batch: WriteBatch  # every write to the client goes through it, in order
+
+    def send(self, data: bytes) -> None:
+        """Write to the client at the end of this event-loop iteration, after what is
+        already batched (see write_batch)."""
+        self.batch.write(self.transport, data)
+
+    def send_now(self, data: bytes) -> None:
+        """Write to the client now (after what is batched): a streamed body, whose writes
+        must reach the transport at once so that its pause_writing stops the upstream
+        reads before the next one (bounded memory behind a slow client)."""
+        self.batch.flush()
+        self.transport.write(data)
+
+    def close_transport(self, abort: bool = False) -> None:
+        """Close (or abort) the client connection after the batched writes went out."""
+        self.batch.flush()
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
 
     def finish(self, req: Request) -> None:  # pragma: no cover - provided by the connection
         raise NotImplementedError
@@ -40,7 +62,7 @@ class GeneratedResponses:
         if code == 444:
             req.status = 444  # nginx: close the connection without a response
             self._log_access(req)
-            self.transport.close()
+            self.close_transport()
             return
         status = override or code
         if code in pages.REDIRECT_STATUSES and text is not None:
@@ -148,5 +170,5 @@ class GeneratedResponses:
         req.status = wire if status != 494 else 400
         req.bytes_sent += len(head) + len(body)
         req.body_bytes_sent += len(body)
-        self.transport.write(head + body)
+        self.send(head + body)
         self.finish(req)

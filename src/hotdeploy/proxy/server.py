@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import Listen
@@ -20,6 +21,7 @@ class ConnectionTracker:
     def __init__(self) -> None:
         self.connections: set[ClientConnection] = set()
         self.upstream = 0  # open or opening upstream connections (worker_connections)
+        self.batch: Any = None  # the WriteBatch of the connections' event loop
 
     @property
     def count(self) -> int:

@@ -28,6 +28,8 @@ class Tunnel:
     def start(self, upstream_rest: bytes) -> None:
         self.upstream.exchange = self
         self.client.tunnel = self
+        # From here on both directions are written directly: the 101 head goes out first.
+        self.client.batch.flush()
         if upstream_rest:
             self.client.transport.write(upstream_rest)
         pending = self.client.take_upgrade_data()

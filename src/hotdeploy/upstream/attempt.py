@@ -18,7 +18,9 @@ class Attempt:
     def __init__(self, client_ip: str = "", hash_key: str | None = None) -> None:
         self.client_ip = client_ip
         self.hash_key = hash_key
-        self.tried: set[int] = set()  # peer ids already tried for this request
+        # Peer ids already tried for this request, as bits (nginx's `tried` bitmap): no set
+        # is allocated for the usual single-try request.
+        self.tried = 0
         # nginx moves a request to the backup list (`rrp->peers = peers->next`) once no primary
         # is eligible, and its later retries stay there.
         self.on_backups = False

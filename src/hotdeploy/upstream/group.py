@@ -120,7 +120,7 @@ class PeerGroup:
         single = self._single()
 
         def eligible(p: Peer) -> bool:
-            if p.id in tried or p.down or p.draining or p.health != "healthy":
+            if tried >> p.id & 1 or p.down or p.draining or p.health != "healthy":
                 return False
             if p.max_conns and p.conns >= p.max_conns:
                 return False
@@ -140,7 +140,7 @@ class PeerGroup:
         return policy.select(Pick(tier, attempt, self._eligible_fn(attempt, now),
                                   partial(slow_start.ramped_weight, now=now)))
 
-    def _round_robin(self, tier: list[Peer], tried: set[int], now: float) -> Peer | None:
+    def _round_robin(self, tier: list[Peer], tried: int, now: float) -> Peer | None:
         """Smooth weighted round robin with the eligibility test inlined: the same rules as
         `_eligible_fn` + `balancer.round_robin.smooth_wrr` in one loop, because this runs for
         every request (DESIGN.md: every microsecond of Python per request costs ~7%)."""
@@ -148,7 +148,7 @@ class PeerGroup:
         best: Peer | None = None
         total = 0.0
         for p in tier:
-            if p.down or p.draining or p.health != "healthy" or (tried and p.id in tried):
+            if p.down or p.draining or p.health != "healthy" or (tried and tried >> p.id & 1):
                 continue
             if p.max_conns and p.conns >= p.max_conns:
                 continue
@@ -190,7 +190,7 @@ class PeerGroup:
         if peer is None:
             self._no_live_upstreams(backups if started_on_backups else self.peers, now)
             return None
-        attempt.tried.add(peer.id)
+        attempt.tried |= 1 << peer.id
         peer.conns += 1
         peer.requests += 1
         peer.selected = now + self.wall_offset

@@ -10,12 +10,13 @@ Pure data: no I/O, no asyncio. Times are monotonic seconds supplied by the calle
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from hotdeploy.config.model import ServerSpec
 from hotdeploy.defaults import UPSTREAM_LATENCY_BUCKETS
+
+_BOUNDS: Final[tuple[float, ...]] = UPSTREAM_LATENCY_BUCKETS
 
 HealthState = Literal["healthy", "unhealthy", "checking"]
 
@@ -77,7 +78,15 @@ class Peer:
 
     def observe_latency(self, seconds: float) -> None:
         """Record one upstream response time (the proxy calls this once per attempt)."""
-        self.latency_buckets[bisect_left(UPSTREAM_LATENCY_BUCKETS, seconds)] += 1
+        # Prometheus `le` buckets: the first bound >= seconds (bisect_left). A plain loop, as
+        # it ends at the first bound for the usual sub-millisecond response and compiles to
+        # native float compares.
+        index = 0
+        for bound in _BOUNDS:
+            if seconds <= bound:
+                break
+            index += 1
+        self.latency_buckets[index] += 1
         self.latency_sum += seconds
 
     @classmethod
