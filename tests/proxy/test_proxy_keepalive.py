@@ -101,3 +101,29 @@ async def test_keepalive_timeout_closes_idle_client_connection(backends, balance
     await reader.readuntil(b"\r\n\r\nb")
     assert await asyncio.wait_for(reader.read(), 2) == b""  # closed by the proxy
     writer.close()
+
+
+async def test_bytes_after_the_response_are_dropped_and_that_connection_not_reused(balancer):
+    # A misbehaving server answers every request with its response plus an unsolicited
+    # second one. nginx drops what follows the response ("upstream sent more data than
+    # specified") and does not reuse the connection; a reused connection would hand the
+    # stray response to the next request.
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal"
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lb = await balancer(CONF, UP1=f"127.0.0.1:{port}")
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as client:
+        for _ in range(3):
+            r = await client.get(lb.url + "/x")
+            assert (r.status_code, r.content) == (200, b"real")
+    assert connections == 3  # each polluted connection was closed, not pooled
+    server.close()

@@ -224,7 +224,7 @@ class Exchange:
         conn.requests += 1
         if self.tries > 1 or self.retried_stale:
             self._reset_response()  # a retry: forget what the previous attempt received
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = conn.response_parser()  # its callbacks reach us through conn.exchange
         self.phase = "header"
         self.timer.set(self.proxy.read_timeout)
         transport = conn.transport

@@ -26,7 +26,8 @@ class Tunnel:
         self.closed = False
 
     def start(self, upstream_rest: bytes) -> None:
-        self.upstream.exchange = self
+        self.upstream.exchange = None
+        self.upstream.tunnel = self
         self.client.tunnel = self
         # From here on both directions are written directly: the 101 head goes out first.
         self.client.batch.flush()

@@ -9,15 +9,20 @@ upstream, the least recently used closed beyond N, each connection retired after
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httptools
 
 from hotdeploy.upstream.peer import Peer
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.exchange import Exchange
 
 
 class UpstreamConnection:
     # An asyncio protocol by its methods (no asyncio.Protocol base, so mypyc can compile it).
-    __slots__ = ("created", "exchange", "idle_since", "peer", "pool", "received", "requests",
-                 "tracker", "transport")
+    __slots__ = ("created", "exchange", "idle_since", "parser", "peer", "pool", "received",
+                 "requests", "tracker", "transport", "tunnel")
 
     def __init__(self, peer: Peer, created: float, tracker: Any = None) -> None:
         # `tracker` counts this connection against worker_connections until it is lost (the
@@ -28,9 +33,14 @@ class UpstreamConnection:
         self.idle_since = 0.0
         self.requests = 0
         self.received = 0  # bytes received for the current exchange
-        self.exchange: Any = None
+        self.exchange: Exchange | None = None  # the request it serves, None while idle
+        self.tunnel: Any = None  # after 101 Switching Protocols: a proxy.tunnel.Tunnel
         self.pool: UpstreamPool | None = None
         self.transport: asyncio.Transport | None = None
+        # One response parser for the connection's life (llhttp reads response after response
+        # on a keep-alive connection), with this object as its protocol: creating a parser per
+        # request also creates its five bound callbacks, which costs more than forwarding them.
+        self.parser: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -38,11 +48,47 @@ class UpstreamConnection:
     def data_received(self, data: bytes) -> None:
         self.received += len(data)
         exchange = self.exchange
-        if exchange is None:
+        if exchange is not None:
+            exchange.upstream_data(data)
+        elif self.tunnel is not None:
+            self.tunnel.upstream_data(data)
+        else:
             # An idle pooled connection must stay silent; anything else means it is unusable.
             self.close()
-            return
-        exchange.upstream_data(data)
+
+    def response_parser(self) -> Any:
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = httptools.HttpResponseParser(self)
+        return parser
+
+    # httptools callbacks, forwarded to the exchange (native calls once compiled)
+    def on_message_begin(self) -> None:
+        if self.exchange is None:
+            # A response begins after the exchange's response ended: the server sent more
+            # than was asked (nginx: "upstream sent more data than specified"). Those bytes
+            # are dropped and the connection is not reused.
+            self.close()
+
+    def on_status(self, reason: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_status(reason)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_message_complete()
 
     def eof_received(self) -> bool:
         return False
@@ -56,21 +102,32 @@ class UpstreamConnection:
         self.transport = None
         if self.pool is not None:
             self.pool.discard(self)
+        self.parser = None
         exchange = self.exchange
+        tunnel = self.tunnel
         if exchange is not None and transport is not None:
             self.exchange = None
             exchange.upstream_lost(self, exc)
+        elif tunnel is not None and transport is not None:
+            self.tunnel = None
+            tunnel.upstream_lost(self, exc)
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
             self.exchange.upstream_pause_writing()
+        elif self.tunnel is not None:
+            self.tunnel.upstream_pause_writing()
 
     def resume_writing(self) -> None:
         if self.exchange is not None:
             self.exchange.upstream_resume_writing()
+        elif self.tunnel is not None:
+            self.tunnel.upstream_resume_writing()
 
     def close(self) -> None:
         self.exchange = None
+        self.tunnel = None
+        self.parser = None  # it refers back to this object: break the cycle now, not at GC
         if self.transport is not None:
             self.transport.close()
 
