@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import NON_IDEMPOTENT_METHODS, RETRYABLE_STATUSES, FailureKind, decide
 from hotdeploy.proxy.upstream import UpstreamConnection
@@ -520,7 +521,7 @@ class Exchange:
                 conn.close()
         group: PeerGroup = self.group
         group.release(peer, self.peer_failed, now)
-        self.parser = None  # break the parser <-> exchange cycle now, not at the next GC
+        self.parser = None  # the connection's parser: this exchange is done with it
         client.finish(req)
 
     def _flush(self) -> None:
@@ -647,16 +648,12 @@ class Exchange:
         if not error_log.enabled(level):
             return
         req = self.req
-        parts = [message, f", client: {req.remote_addr}",
-                 f", server: {_server_name(req)}",
-                 f', request: "{req.method} {req.raw_uri} HTTP/{req.version}"']
+        url = ""
         if upstream and self.peer is not None:
             uri = upstream_uri(self.plan.proxy_uri, self.plan.prefix, req.raw_uri, req.path,
                                req.args)
-            parts.append(f', upstream: "http://{self.peer.address}{uri}"')
-        if req.host:
-            parts.append(f', host: "{req.header("host")}"')
-        error_log.log(level, "".join(parts), req.cid)
+            url = f"http://{self.peer.address}{uri}"
+        error_log.log(level, message + log_context(req, url), req.cid)
 
 
 def _bound_reads(conn: UpstreamConnection, size: int) -> None:
@@ -665,8 +662,3 @@ def _bound_reads(conn: UpstreamConnection, size: int) -> None:
     sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-
-
-def _server_name(req: Request) -> str:
-    names = getattr(req.server, "server_names", ()) or ("",)
-    return names[0]

@@ -184,10 +184,13 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}" if value >= 0 else "-"
 
 
-def log_context(req: Request) -> str:
-    """The tail nginx appends to a request's error log lines (client, server, request, host)."""
+def log_context(req: Request, upstream: str = "") -> str:
+    """The tail nginx appends to a request's error log lines (client, server, request, the
+    upstream URL when one was chosen, host)."""
     text = (f', client: {req.remote_addr}, server: {_server_name(req)}, '
             f'request: "{req.method} {req.raw_uri} HTTP/{req.version}"')
+    if upstream:
+        text += f', upstream: "{upstream}"'
     if req.host:
         text += f', host: "{req.header("host")}"'
     return text
