@@ -27,10 +27,15 @@ class WriteBatch:
         self.chunks.append(data)
         if not self.scheduled:
             self.scheduled = True
-            self.loop.call_soon(self.flush)
+            self.loop.call_soon(self._end_of_iteration)
+
+    def _end_of_iteration(self) -> None:
+        self.scheduled = False
+        self.flush()
 
     def flush(self) -> None:
-        self.scheduled = False
+        """Write what is held now (also before a connection closes or streams a body); the
+        callback already scheduled stays, and finds nothing or what came after."""
         transports, chunks = self.transports, self.chunks
         if not transports:
             return
