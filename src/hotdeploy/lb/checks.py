@@ -14,8 +14,6 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-
-
 def config_warnings(config: MainConfig) -> list[str]:
     warnings: list[str] = []
     if config.worker_processes not in (0, 1):

@@ -25,8 +25,6 @@ SERVER_CACHE_SIZE = d.ROUTE_SERVER_CACHE_SIZE
 ROUTE_CACHE_SIZE = d.ROUTE_PLAN_CACHE_SIZE
 
 
-
-
 class Runtime:
     def __init__(self, config: MainConfig, router: Any, groups: dict[str, Any],
                  error_log: ErrorLog, log_files: LogFiles,

@@ -143,7 +143,7 @@ class PeerGroup:
     def _round_robin(self, tier: list[Peer], tried: int, now: float) -> Peer | None:
         """Smooth weighted round robin with the eligibility test inlined: the same rules as
         `_eligible_fn` + `balancer.round_robin.smooth_wrr` in one loop, because this runs for
-        every request (DESIGN.md: every microsecond of Python per request costs ~7%)."""
+        every request (docs/benchmarks.md: every microsecond per request costs ~2.5%)."""
         single = len(self.peers) == 1 and not self.peers[0].backup
         best: Peer | None = None
         total = 0.0
