@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
-from lbtools import SteadyLoad, free_port, get, run_lb, start_backend, start_balancer
+from lbtools import SteadyLoad, free_port, get, run_lb, start_balancer
 
 API = "/api/9/http/upstreams/backend"
 
@@ -34,14 +33,6 @@ http {{
 """
 
 
-@pytest.fixture
-def backends():
-    started = [start_backend(name, f"127.0.0.{i}") for i, name in enumerate("abc", start=1)]
-    yield started
-    for backend in started:
-        backend.kill()
-
-
 def _wait_idle(api: httpx.Client, peer_id: int, timeout: float = 10.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,8 +43,8 @@ def _wait_idle(api: httpx.Client, peer_id: int, timeout: float = 10.0) -> dict:
     raise AssertionError(f"server {peer_id} still busy after {timeout}s")
 
 
-def test_drain_remove_and_readd_under_load_fail_no_request(backends, tmp_path: Path) -> None:
-    a, b, c = backends
+def test_drain_remove_and_readd_under_load_fail_no_request(three_backends, tmp_path: Path) -> None:
+    a, b, c = three_backends
     port, api_port = free_port(), free_port()
     body = f"      server {a.address};\n      server {b.address};"
     balancer = start_balancer(tmp_path, _config(port, api_port, body), port)
@@ -84,8 +75,8 @@ def test_drain_remove_and_readd_under_load_fail_no_request(backends, tmp_path: P
         balancer.stop()
 
 
-def test_state_file_keeps_api_changes_across_reload(backends, tmp_path: Path) -> None:
-    a, b, _ = backends
+def test_state_file_keeps_api_changes_across_reload(three_backends, tmp_path: Path) -> None:
+    a, b, _ = three_backends
     state = tmp_path / "backend.state"
     state.write_text(f"server {a.address};\n")
     port, api_port = free_port(), free_port()
@@ -107,8 +98,8 @@ def test_state_file_keeps_api_changes_across_reload(backends, tmp_path: Path) ->
         balancer.stop()
 
 
-def test_api_write_refused_without_write_on(backends, tmp_path: Path) -> None:
-    a, _, _ = backends
+def test_api_write_refused_without_write_on(three_backends, tmp_path: Path) -> None:
+    a, _, _ = three_backends
     port, api_port = free_port(), free_port()
     text = _config(port, api_port, f"      server {a.address};").replace("api write=on", "api")
     balancer = start_balancer(tmp_path, text, port)

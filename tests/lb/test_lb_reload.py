@@ -8,16 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from lbtools import SteadyLoad, free_port, get, seed_config, start_backend, start_balancer
-
-
-@pytest.fixture
-def three_backends():
-    started = [start_backend(name, f"127.0.0.{i}") for i, name in enumerate("abc", start=1)]
-    yield started
-    for backend in started:
-        backend.kill()
+from lbtools import SteadyLoad, free_port, get, seed_config, start_balancer
 
 
 def test_ten_reloads_under_load_fail_no_request(three_backends, tmp_path: Path) -> None:
