@@ -101,6 +101,11 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
+def _ratio_cells(ratio: dict[str, float]) -> list[str]:
+    """A `... / nginx` row's cells after its label: the four ratios, no errors or runs."""
+    return [*(_fmt(ratio[m], ".2f") for m in ("rps", "p50_ms", "p99_ms", "cpu_us")), "", ""]
+
+
 def print_report(console: Console, data: dict[str, Any], hotdeploy_label: str) -> None:
     table = Table(title="Throughput and latency (medians over rounds)")
     for col in ("conns", "target", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors", "runs"):
@@ -115,14 +120,11 @@ def print_report(console: Console, data: dict[str, Any], hotdeploy_label: str) -
                           str(m["errors"]), str(m["runs"]))
         f = data.get("floor_ratios", {}).get(conns)
         if f:
-            table.add_row(conns, f"{FLOOR} / nginx", _fmt(f["rps"], ".2f"),
-                          _fmt(f["p50_ms"], ".2f"), _fmt(f["p99_ms"], ".2f"),
-                          _fmt(f["cpu_us"], ".2f"), "", "")
+            table.add_row(conns, f"{FLOOR} / nginx", *_ratio_cells(f))
         r = data["ratios"].get(conns)
         if r:
-            table.add_row(conns, "[bold]hotdeploy / nginx[/bold]", _fmt(r["rps"], ".2f"),
-                          _fmt(r["p50_ms"], ".2f"), _fmt(r["p99_ms"], ".2f"),
-                          _fmt(r["cpu_us"], ".2f"), "", "", end_section=True)
+            table.add_row(conns, "[bold]hotdeploy / nginx[/bold]", *_ratio_cells(r),
+                          end_section=True)
     console.print(table)
     _print_memory(console, data["memory"], hotdeploy_label)
     _print_verdicts(console, data["targets"])
