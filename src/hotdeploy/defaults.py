@@ -115,7 +115,6 @@ PROJECT_HEALTH_INTERVAL = 1.0  # faster than NGINX Plus's 5s so deploys are not 
 PROJECT_MAX_FAILS = 3  # the seed's configurations
 PROJECT_FAIL_TIMEOUT = 30.0
 PROJECT_UPSTREAM_KEEPALIVE = 64  # >= concurrent clients, or upstream connections churn
-PROJECT_VERSION = "0.0.0"
 DEPLOY_DRAIN_TIMEOUT = 30.0
 DEPLOY_HEALTH_TIMEOUT = 60.0
 BLUE_GREEN_KEEP = 60.0  # the old colour stays running (idle) this long so rollback is instant
@@ -130,6 +129,13 @@ RESTART_BACKOFF_MAX = 30.0
 RESTART_MAX = 5  # crashes within RESTART_WINDOW before an instance is reported, not restarted
 RESTART_WINDOW = 60.0
 CONTROL_SOCKET = "control.sock"
+RELEASES_DIR = "releases"  # under the state directory: releases/<service>/<version>/
+# Never part of a release, whatever `exclude` says: hotdeploy's own state (it holds the release
+# store itself), version control, and bytecode caches (rebuilt by the interpreter).
+RELEASE_ALWAYS_EXCLUDED = (".hotdeploy/", ".git/", "__pycache__/")
+DEPLOY_KEEP_RELEASES = 5  # per service; the current and previous releases are never pruned
+RELEASE_DIGEST_CHARS = 12  # a release without --version is named by this much of its digest
+WATCH_DEBOUNCE = 0.5  # `up --watch`: quiet time after the last change before a release is built
 CONTROL_POLL_INTERVAL = 0.25  # supervisor: how often instance liveness is checked
 
 # --- balancer (hotdeploy's own choices) ----------------------------------------------------------

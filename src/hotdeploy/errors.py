@@ -45,3 +45,14 @@ class ControlError(HotdeployError):
     """The control process could not be reached or refused a command."""
 
     exit_code = 3
+
+
+def error_class(name: str) -> type[HotdeployError]:
+    """The error class of that name (errors cross the control socket by name, so the CLI
+    raises the same class the control process did, and exits with its code)."""
+    for cls in (ConfigError, ProjectError, DeployError, ControlError):
+        if cls.__name__ == name:
+            return cls
+    if name == "ReleaseError":
+        return DeployError
+    return ControlError

@@ -62,3 +62,22 @@ def resolve(host: str, port: int) -> list[str]:
 def key_text(host: str, port: int) -> str:
     """nginx's spelling of a socket address in messages: `0.0.0.0:80`, `[::1]:80`."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_endpoint(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """`host:port`, `[v6]:port` or a bare port -> (host, port), port 0..65535 (0: any free
+    one). For hotdeploy.toml's addresses; nginx's own `listen`/`server` use split_host_port."""
+    if text.isdigit():
+        host, port = default_host, text
+    else:
+        try:
+            host, maybe = split_host_port(text)
+        except ValueError:
+            maybe = None
+            host = ""
+        if maybe is None:
+            raise ValueError(f"{text!r}: expected \"host:port\" with a port from 0 to 65535")
+        port = maybe
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: expected \"host:port\" with a port from 0 to 65535")
+    return host or default_host, int(port)

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from hotdeploy import defaults as d
+from hotdeploy.config.addresses import parse_endpoint
 from hotdeploy.units import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -82,13 +83,28 @@ class BalancerSection(_Strict):
         return self
 
 
+VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
+
+
 class _Deployable(_Strict):
     health: Annotated[str, Field(pattern=_PATH)] | None = None  # default: balancer's uri
     instances: Annotated[int, Field(ge=1, le=64)] = 1
-    version: Annotated[str, Field(min_length=1)] = d.PROJECT_VERSION
+    # The first release's name; none: the release is named by its content digest.
+    version: VersionName | None = None
     env: dict[str, str] = {}
-    cwd: str | None = None  # relative to the project file; default: the project directory
+    # The source directory a release snapshots, relative to the project file.
+    path: str = "."
+    # Patterns left out of the release (gitignore-like: `name`, `dir/`, `sub/path/*.log`), on
+    # top of defaults.RELEASE_ALWAYS_EXCLUDED.
+    exclude: tuple[str, ...] = ()
     strategy: DeployStrategy | None = None  # overrides [deploy].strategy for this one
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if not value or value.startswith("/"):
+            raise ValueError("expected a directory relative to the project file, e.g. \".\"")
+        return value
 
 
 class ServiceSection(_Deployable):
@@ -161,6 +177,7 @@ class DeploySection(_Strict):
     health_timeout: Duration = d.DEPLOY_HEALTH_TIMEOUT
     stop_grace: Duration = d.INSTANCE_STOP_GRACE
     blue_green_keep: Duration = d.BLUE_GREEN_KEEP
+    keep_releases: Annotated[int, Field(ge=1)] = d.DEPLOY_KEEP_RELEASES
     canary: CanarySection = CanarySection()
     restart: RestartSection = RestartSection()
 
@@ -231,10 +248,5 @@ def check_app_ref(ref: str) -> None:
 
 
 def split_host_port(value: str) -> tuple[str, int]:
-    """"127.0.0.1:8080" -> ("127.0.0.1", 8080); "8080" -> ("127.0.0.1", 8080)."""
-    host, sep, port = value.rpartition(":")
-    if not sep:
-        host, port = "127.0.0.1", value
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{value!r}: expected \"host:port\" with a port from 0 to 65535")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    """"127.0.0.1:8080" -> ("127.0.0.1", 8080); "8080" -> ("127.0.0.1", 8080); "[::1]:80"."""
+    return parse_endpoint(value, default_host="127.0.0.1")

@@ -1,70 +1,83 @@
-"""What every runtime is given (InstanceSpec) and gives back (InstanceInfo)."""
+"""The Runtime interface: where instances run (local processes today; containers and hosts
+over SSH plug in the same way).
+
+A runtime is given an InstanceSpec and gives back a Handle: an opaque reference (a pid, a
+container id, unit@host) and the Endpoint the balancer sends traffic to. Nothing outside a
+runtime reads the reference or assumes a pid, a local port or 127.0.0.1. `record` and `adopt`
+let a restarted control process find the instances of any runtime again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
+
+from hotdeploy.config.addresses import key_text, parse_endpoint
+from hotdeploy.orchestrator.releases import Release
 
 
 @dataclass(frozen=True, slots=True)
-class Release:
-    """What one version of a service or unit runs: exactly one of app, artifacts, command."""
+class Endpoint:
+    host: str
+    port: int
 
-    version: str
-    app: str | None = None
-    artifacts: dict[str, str] | None = None
-    command: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def __str__(self) -> str:
+        return key_text(self.host, self.port)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Release:
-        return cls(**data)
+    def parse(cls, text: str) -> Endpoint:
+        host, port = parse_endpoint(text)
+        return cls(host, port)
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    runtime: str  # the runtime's name: "local"
+    ref: str  # opaque to everyone but that runtime
+    endpoint: Endpoint
+    details: dict[str, str] = field(default_factory=dict)  # shown by `status` (log file...)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runtime": self.runtime, "ref": self.ref, "endpoint": str(self.endpoint),
+                "details": dict(self.details)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Handle:
+        return cls(runtime=str(data["runtime"]), ref=str(data["ref"]),
+                   endpoint=Endpoint.parse(str(data["endpoint"])),
+                   details={str(k): str(v) for k, v in (data.get("details") or {}).items()})
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    EXITED = "exited"
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceSpec:
+    project: str
     service: str
     instance_id: str  # "orders-3": unique within the project, never reused
-    release: Release
+    release: Release  # what to run: its snapshot and settings
     health: str  # readiness path
-    cwd: str  # where the instance runs (the project directory)
-    log_path: str
-
-
-@dataclass(slots=True)
-class InstanceInfo:
-    """A started instance, as recorded in .hotdeploy/state.json (so it can be adopted)."""
-
-    service: str
-    instance_id: str
-    version: str
-    pid: int
-    port: int
-    log_path: str
-    backup: bool = False
-    lb_id: int | None = None  # the balancer's server id, once added
-    state: str = "starting"  # starting | serving | draining | standby | crashed | failed
-    restarts: int = 0
-    crashes: list[float] = field(default_factory=list)  # monotonic-free: wall-clock times
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> InstanceInfo:
-        return cls(**data)
 
 
 class Runtime(Protocol):
-    def start(self, spec: InstanceSpec) -> InstanceInfo: ...
+    name: str
 
-    async def stop(self, info: InstanceInfo, grace: float) -> None: ...
+    async def start(self, spec: InstanceSpec) -> Handle: ...
 
-    def alive(self, info: InstanceInfo) -> bool: ...
+    async def stop(self, handle: Handle, grace: float) -> None:
+        """Ask it to finish (SIGTERM or the runtime's equivalent), force it after `grace`."""
+        ...
+
+    async def state(self, handle: Handle) -> RunState: ...
+
+    async def logs(self, handle: Handle, lines: int) -> list[str]: ...
+
+    def record(self, handle: Handle) -> dict[str, Any]: ...
+
+    async def adopt(self, record: dict[str, Any]) -> Handle | None:
+        """The handle of a recorded instance that still runs; None when it is gone."""
+        ...

@@ -1,0 +1,62 @@
+"""Rich tables for a terminal: the status of a project and the releases of a service."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.table import Table
+
+from hotdeploy import defaults as d
+from hotdeploy.orchestrator.commands.releases import ReleasesResult
+
+
+def short(digest: str) -> str:
+    return digest[: d.RELEASE_DIGEST_CHARS]
+
+
+def status_table(status: dict[str, Any]) -> Table:
+    table = Table(title=None, expand=False)
+    for column in ("service", "release", "instance", "endpoint", "state", "balancer",
+                   "requests", "5xx"):
+        table.add_column(column)
+    for svc in status["services"]:
+        label = f"{svc['name']} ({svc['kind']}) {' '.join(svc['routes'])}"
+        release = f"{svc['version']} {short(svc['digest'])}"
+        if not svc["identical"]:
+            release += " [yellow]mixed[/yellow]"
+        rows = [*svc["instances"], *svc["standby"]] or [None]
+        for index, inst in enumerate(rows):
+            first, rel = (label, release) if index == 0 else ("", "")
+            if inst is None:
+                table.add_row(first, rel, "-", "", "", "", "", "")
+                continue
+            server = inst["server"] or {}
+            state = inst["state"] + (" (backup)" if inst["backup"] else "")
+            if not inst["alive"]:
+                state += " [red]dead[/red]"
+            table.add_row(first, rel, f"{inst['id']} {inst['version']} {short(inst['digest'])}",
+                          inst["endpoint"], state, server.get("state", "-"),
+                          str(server.get("requests", "")), str(server.get("errors", "")))
+    return table
+
+
+def releases_table(result: ReleasesResult) -> Table:
+    table = Table(title=f"releases of {result.service} (newest first)", expand=False)
+    for column in ("version", "digest", "built", "size", "files", "", "running"):
+        table.add_column(column)
+    for row in result.releases:
+        mark = "current" if row.current else "previous" if row.previous else \
+            "" if row.went_live else "never live"
+        table.add_row(row.version, short(row.digest),
+                      time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created)),
+                      _size(row.size), str(row.files), mark, str(row.running or ""))
+    return table
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024 or unit == "MiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)

@@ -1,0 +1,207 @@
+"""The controller: one project's orchestrator state, its runtime, its data plane and its
+release store, and the boot sequence that starts or adopts everything.
+
+It knows no transport: the control socket (orchestrator.server) and the unit tests (with the
+fakes of hotdeploy.testing) drive the same object through the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+
+from hotdeploy.dataplane import dataplane_for
+from hotdeploy.dataplane.base import DataPlane
+from hotdeploy.errors import HotdeployError
+from hotdeploy.orchestrator import instances as ops
+from hotdeploy.orchestrator import rollout, teardown
+from hotdeploy.orchestrator.backoff import RestartPolicy
+from hotdeploy.orchestrator.model import ControlState, InstanceState, ServiceState
+from hotdeploy.orchestrator.releases import Built, ReleaseSettings, ReleaseStore, SourceFilter
+from hotdeploy.orchestrator.state import ProjectPaths, load_state, save_state
+from hotdeploy.orchestrator.supervisor import Supervisor
+from hotdeploy.project.loader import load_project
+from hotdeploy.project.model import Project
+from hotdeploy.project.topology import topology_of
+from hotdeploy.runtimes import runtime_for
+from hotdeploy.runtimes.base import Runtime
+
+Emit = Callable[[str], None]
+
+
+class Controller:
+    def __init__(self, project_file: str, *, runtime: Runtime | None = None,
+                 dataplane: DataPlane | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.paths = ProjectPaths.for_file(project_file)
+        self.project: Project = load_project(self.paths.project_file)
+        self.topology = topology_of(self.project)
+        self.state = load_state(self.paths.state_file) or ControlState()
+        self.runtime = runtime or runtime_for("local", self.paths.logs)
+        self.dataplane = dataplane or dataplane_for(self.state.dataplane, self.paths.state_dir,
+                                                    str(self.paths.project_file))
+        self.store = ReleaseStore(self.paths.releases)
+        self.locks: dict[str, asyncio.Lock] = {n: asyncio.Lock()
+                                               for n in self.project.deployables()}
+        self.ready = False
+        self.boot_error: str | None = None
+        self.boot_log: list[str] = []
+        self._log = log or _print
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        self._log(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}")
+
+    def persist(self) -> None:
+        self.state.dataplane = self.dataplane.record()
+        save_state(self.paths.state_file, self.state)
+
+    @property
+    def active_passive(self) -> bool:
+        return self.project.balancer.strategy == "active-passive"
+
+    def context(self, name: str, emit: Emit | None = None) -> ops.ServiceContext:
+        def both(message: str) -> None:
+            self.log(f"{name}: {message}")
+            if emit is not None:
+                emit(message)
+
+        return ops.ServiceContext(
+            project=self.project.project.name, service=self.state.services[name],
+            upstream=self.topology.upstream(name), health=self.project.health_of(name),
+            deploy=self.project.deploy, runtime=self.runtime, dataplane=self.dataplane,
+            persist=self.persist, emit=both)
+
+    def supervisor(self) -> Supervisor:
+        cfg = self.project.deploy.restart
+        policy = RestartPolicy(cfg.backoff, cfg.max_backoff, cfg.max_restarts, cfg.window)
+        return Supervisor(lambda: {n: self.context(n) for n in self.state.services},
+                          self.locks, policy, self.log)
+
+    # --- releases -------------------------------------------------------------------------------
+    def source_filter(self, name: str) -> SourceFilter:
+        dep = self.project.deployables()[name]
+        return SourceFilter(self.paths.source_dir(dep.path), tuple(dep.exclude))
+
+    def settings_of(self, name: str) -> ReleaseSettings:
+        """The release settings hotdeploy.toml gives a service or unit."""
+        dep = self.project.deployables()[name]
+        health = self.project.health_of(name)
+        if name in self.project.units:
+            unit = self.project.units[name]
+            return ReleaseSettings(health=health, artifacts=dict(unit.artifacts),
+                                   env=dict(dep.env))
+        svc = self.project.services[name]
+        return ReleaseSettings(health=health, app=svc.app, command=svc.command,
+                               env=dict(dep.env))
+
+    def build(self, name: str, settings: ReleaseSettings, version: str | None,
+              on_conflict: str = "refuse") -> Built:
+        live = frozenset(self.state.services[name].releases_in_use()) \
+            if name in self.state.services else frozenset()
+        return self.store.build(name, self.source_filter(name), settings, version,
+                                on_conflict=on_conflict, live=live)
+
+    def prune_releases(self, name: str, emit: Emit) -> None:
+        svc = self.state.services[name]
+        removed = self.store.prune(name, self.project.deploy.keep_releases,
+                                   svc.releases_in_use())
+        if removed:
+            emit(f"pruned releases {', '.join(removed)} (keep_releases = "
+                 f"{self.project.deploy.keep_releases})")
+
+    # --- boot: start or adopt -------------------------------------------------------------------
+    async def boot(self) -> None:
+        try:
+            self._boot(await self.dataplane.apply(self.topology))
+            self.persist()
+            for name in [n for n in self.state.services if n not in self.project.deployables()]:
+                gone = self.state.services.pop(name)  # removed from hotdeploy.toml
+                self._boot(f"{name} is no longer in the project file: stopping its instances")
+                await teardown.stop_instances(self.runtime, [*gone.instances, *gone.standby],
+                                              self.project.deploy.stop_grace)
+            for name, dep in self.project.deployables().items():
+                if name not in self.state.services:
+                    built = self.build(name, self.settings_of(name), dep.version,
+                                       on_conflict="suffix")
+                    if built.note:
+                        self._boot(f"{name}: {built.note}")
+                    self.state.services[name] = ServiceState(
+                        name=name, release=built.release, desired=dep.instances)
+            self.persist()
+            await asyncio.gather(*(self._reconcile(n) for n in self.project.deployables()))
+            for name in self.project.deployables():
+                release = self.state.services[name].release
+                if not self.store.went_live(name, release.version):
+                    self.store.record_live(release, "up")
+            self.ready = True
+            host, port = self.topology.listen
+            self._boot(f"ready: http://{host}:{port}")
+        except HotdeployError as exc:
+            self.boot_error = str(exc)
+            self._boot(f"boot failed: {exc}")
+
+    def _boot(self, message: str) -> None:
+        self.boot_log.append(message)
+        self.log(message)
+
+    def _boot_event(self, message: str) -> None:
+        self.boot_log.append(message)  # context() has logged it already
+
+    async def _reconcile(self, name: str) -> None:
+        """Make the data plane and the state file agree with what runs, then top up."""
+        async with self.locks[name]:
+            ctx = self.context(name, self._boot_event)
+            svc = ctx.service
+            views = {v.address: v for v in await self.dataplane.servers(ctx.upstream.name)}
+            for info in list(svc.instances):
+                view = views.pop(info.address, None)
+                alive = await self.runtime.adopt(self.runtime.record(info.handle)) is not None
+                if alive and view is not None and info.state in (InstanceState.SERVING,
+                                                                  InstanceState.STARTING):
+                    info.server_id = view.id
+                    info.move(InstanceState.SERVING)
+                    if view.state == "draining":  # an interrupted deploy was retiring it
+                        await ops.retire(ctx, info)
+                    continue
+                info.server_id = view.id if view is not None else None
+                if view is not None and info.state == InstanceState.STOPPING:
+                    await self.dataplane.remove(ctx.upstream.name, view.id)
+                    info.server_id = None
+                elif view is not None:
+                    await ops.unlist(ctx, info)
+                if alive:
+                    await ops.stop(ctx, info)
+                else:
+                    svc.instances.remove(info)
+            for view in views.values():  # servers no instance owns any more
+                await self.dataplane.remove(ctx.upstream.name, view.id)
+            svc.standby = [i for i in svc.standby
+                           if await self.runtime.adopt(self.runtime.record(i.handle))]
+            self.persist()
+            await rollout.top_up(ctx, self.active_passive)
+            self._boot(f"{name}: {len(svc.instances)} instances serving version "
+                       f"{svc.release.version} (release {svc.release.short_digest})")
+
+    async def watch_dataplane(self) -> None:
+        """A balancer that died is started again; the built-in one keeps its servers in its
+        state files, so instances need not be touched."""
+        while True:
+            await asyncio.sleep(1.0)
+            if not await self.dataplane.running():
+                self.log(f"the {self.dataplane.engine} balancer is not running; starting it")
+                try:
+                    self.log(await self.dataplane.apply(self.topology))
+                    self.persist()
+                except HotdeployError as exc:
+                    self.log(f"could not restart the balancer: {exc}")
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def control_pid() -> int:
+    return os.getpid()
