@@ -66,7 +66,7 @@ def test_unknown_service_and_logs(shop):
     assert printed.returncode == 0
     assert json.loads(printed.stdout)["services"] == status(file)["services"]
     table = cli(file, "status")
-    assert "orders-1 v1.0.0" in table.stdout and "backoffice (unit) /invoices /reports" \
+    assert "orders-1 1.0.0" in table.stdout and "backoffice (unit) /invoices /reports" \
         in table.stdout
     logs = cli(file, "logs", "orders")
     assert logs.returncode == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from hotdeploy.dataplane import dataplane_for
 from hotdeploy.dataplane.base import DataPlane
@@ -33,7 +33,9 @@ Emit = Callable[[str], None]
 
 class Controller:
     def __init__(self, project_file: str, *, runtime: Runtime | None = None,
-                 dataplane: DataPlane | None = None,
+                 dataplane: DataPlane | None = None, probe: ops.Probe = ops.http_probe,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  log: Callable[[str], None] | None = None) -> None:
         self.paths = ProjectPaths.for_file(project_file)
         self.project: Project = load_project(self.paths.project_file)
@@ -49,6 +51,7 @@ class Controller:
         self.boot_error: str | None = None
         self.boot_log: list[str] = []
         self._log = log or _print
+        self.probe, self.clock, self.sleep = probe, clock, sleep
 
     # --- plumbing -----------------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -72,7 +75,8 @@ class Controller:
             project=self.project.project.name, service=self.state.services[name],
             upstream=self.topology.upstream(name), health=self.project.health_of(name),
             deploy=self.project.deploy, runtime=self.runtime, dataplane=self.dataplane,
-            persist=self.persist, emit=both)
+            persist=self.persist, emit=both, probe=self.probe, clock=self.clock,
+            sleep=self.sleep)
 
     def supervisor(self) -> Supervisor:
         cfg = self.project.deploy.restart
@@ -181,7 +185,7 @@ class Controller:
             svc.standby = [i for i in svc.standby
                            if await self.runtime.adopt(self.runtime.record(i.handle))]
             self.persist()
-            await rollout.top_up(ctx, self.active_passive)
+            await rollout.converge(ctx, self.active_passive)
             self._boot(f"{name}: {len(svc.instances)} instances serving version "
                        f"{svc.release.version} (release {svc.release.short_digest})")
 

@@ -129,22 +129,34 @@ class Executor:
         self.ctx.emit(f"{info.instance_id} idle on standby for {keep:g}s")
 
     async def _rollback(self, original: list[Instance], old: Release) -> None:
+        """Back to the old release at full strength: what the data plane still lists is the
+        truth (a step may have failed half-way), new instances leave only once replacements
+        for the old ones already gone serve."""
         ctx = self.ctx
         svc = ctx.service
-        pending = [i for i in self.started if i in svc.instances and i.server_id is None]
-        added = [i for i in self.started if i in svc.instances and i.server_id is not None]
-        await run_all(ops.stop(ctx, i) for i in pending)
-        survivors = [i for i in original if i in svc.instances and i.server_id is not None]
-        for info in survivors:
-            await ctx.dataplane.update(ctx.upstream.name, info.server_id, weight=1)  # undo canary
+        listed = {v.id for v in await ctx.dataplane.servers(ctx.upstream.name)}
+        mine = [i for i in self.started if i in svc.instances]
+        await run_all(ops.stop(ctx, i) for i in mine if i.server_id not in listed)
+        new_listed = [i for i in mine if i.server_id in listed]
+        survivors = [i for i in original if i in svc.instances and i.server_id in listed]
+        for info in survivors:  # undo canary weights and a drain that had begun
+            assert info.server_id is not None
+            await ctx.dataplane.update(ctx.upstream.name, info.server_id, weight=1,
+                                       drain=False)
             info.move(InstanceState.SERVING)
+        for info in [i for i in original if i not in survivors
+                     and (i in svc.instances or i in svc.standby)]:
+            info.server_id = None  # half taken out: stop it, a fresh one replaces it
+            await ops.stop(ctx, info)
+        if not svc.standby:
+            svc.standby_release = svc.standby_until = None
         lost = Counter(i.backup for i in original) - Counter(i.backup for i in survivors)
         restored: list[Instance] = []
         for backup, count in lost.items():
             restored += [await ops.launch(ctx, old, backup=backup) for _ in range(count)]
         await run_all(ops.wait_healthy(ctx, i) for i in restored)
         await run_all(ops.add(ctx, i) for i in restored)
-        await run_all(ops.retire(ctx, i) for i in added)
+        await run_all(ops.retire(ctx, i) for i in new_listed)
         ctx.persist()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -26,6 +26,18 @@ from hotdeploy.runtimes.base import InstanceSpec, RunState, Runtime
 POLL = 0.1
 LOG_LINES = 10
 
+Probe = Callable[[str], Awaitable[tuple[bool, str]]]
+
+
+async def http_probe(url: str) -> tuple[bool, str]:
+    """(healthy, what was seen): 2xx/3xx is healthy, as nginx's health_check counts it."""
+    try:
+        async with httpx.AsyncClient(timeout=1.0, trust_env=False) as http:
+            resp = await http.get(url)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    return 200 <= resp.status_code < 400, f"HTTP {resp.status_code} {resp.text[:200]!r}"
+
 
 @dataclass(slots=True)
 class ServiceContext:
@@ -40,8 +52,9 @@ class ServiceContext:
     dataplane: DataPlane
     persist: Callable[[], None]
     emit: Callable[[str], None]
+    probe: Probe = http_probe
     clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], object] = asyncio.sleep
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 async def log_tail(ctx: ServiceContext, info: Instance) -> str:
@@ -72,25 +85,21 @@ async def wait_healthy(ctx: ServiceContext, info: Instance) -> None:
     url = f"http://{info.address}{ctx.health}"
     deadline = ctx.clock() + ctx.deploy.health_timeout
     last = "no answer yet"
-    async with httpx.AsyncClient(timeout=1.0, trust_env=False) as http:
-        while True:
-            if await ctx.runtime.state(info.handle) == RunState.EXITED:
-                raise DeployError(f"{info.instance_id} (version {info.version}) exited before "
-                                  f"it became healthy; its last log lines:\n"
-                                  f"{await log_tail(ctx, info)}")
-            try:
-                resp = await http.get(url)
-                if 200 <= resp.status_code < 400:
-                    ctx.emit(f"{info.instance_id} healthy ({url} -> {resp.status_code})")
-                    return
-                last = f"HTTP {resp.status_code} {resp.text[:200]!r}"
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if ctx.clock() >= deadline:
-                raise DeployError(f"{info.instance_id} (version {info.version}) did not become "
-                                  f"healthy within {ctx.deploy.health_timeout:g}s: {url} -> "
-                                  f"{last}; its last log lines:\n{await log_tail(ctx, info)}")
-            await ctx.sleep(POLL)
+    while True:
+        if await ctx.runtime.state(info.handle) == RunState.EXITED:
+            raise DeployError(f"{info.instance_id} (version {info.version}) exited before "
+                              f"it became healthy; its last log lines:\n"
+                              f"{await log_tail(ctx, info)}")
+        healthy, seen = await ctx.probe(url)
+        if healthy:
+            ctx.emit(f"{info.instance_id} healthy ({url} -> {seen[:60]})")
+            return
+        last = seen
+        if ctx.clock() >= deadline:
+            raise DeployError(f"{info.instance_id} (version {info.version}) did not become "
+                              f"healthy within {ctx.deploy.health_timeout:g}s: {url} -> "
+                              f"{last}; its last log lines:\n{await log_tail(ctx, info)}")
+        await ctx.sleep(POLL)
 
 
 async def add(ctx: ServiceContext, info: Instance, weight: int = 1) -> None:

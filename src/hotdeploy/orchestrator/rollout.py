@@ -65,6 +65,30 @@ async def top_up(ctx: ops.ServiceContext, active_passive: bool) -> None:
         raise
 
 
+async def converge(ctx: ops.ServiceContext, active_passive: bool) -> None:
+    """After adoption (a control process that died mid-deploy): back to `desired` serving
+    instances of the current release. Replacements start and pass their checks before the
+    instances of another release, and any beyond `desired`, are drained and stopped."""
+    svc = ctx.service
+    foreign = [i for i in svc.serving() if i.version != svc.release.version]
+    if foreign:
+        ctx.emit(f"{len(foreign)} instances of an interrupted deploy serve another release: "
+                 f"replacing them with {svc.release.version}")
+        keep = [i for i in svc.serving() if i not in foreign]
+        backups_missing = int(active_passive) - sum(1 for i in keep if i.backup)
+        new = [await ops.launch(ctx, svc.release, backup=index < backups_missing)
+               for index in range(max(0, svc.desired - len(keep)))]
+        try:
+            await run_all(ops.wait_healthy(ctx, i) for i in new)
+            await run_all(ops.add(ctx, i) for i in new)
+        except DeployError:
+            await run_all(ops.retire(ctx, i) for i in new)
+            raise
+        await run_all(ops.retire(ctx, i) for i in foreign)
+    await run_all(ops.retire(ctx, i) for i in reversed(svc.serving()[svc.desired:]))
+    await top_up(ctx, active_passive)  # a backup retired above comes back as a backup
+
+
 async def deploy(ctx: ops.ServiceContext, release: Release, strategy: str,
                  active_passive: bool = False) -> None:
     svc = ctx.service

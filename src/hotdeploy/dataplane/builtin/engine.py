@@ -67,7 +67,8 @@ class BuiltinDataPlane:
             process.check_config(self.files)
             process.reload(self.pid)
             await self._await_upstreams(topology)
-            return f"adopted the balancer (pid {self.pid}); its configuration was reloaded"
+            return (f"adopted the balancer (pid {self.pid}); the project file changed: "
+                    "balancer configuration reloaded")
         self.admin_port = self.admin_port or free_port(self.admin_host)
         self._api = None
         process.write_config(topology, self.files, self.admin_port, self.source)
