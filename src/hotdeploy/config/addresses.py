@@ -1,9 +1,9 @@
-"""Host and port parsing and name resolution shared by `listen` and upstream `server`."""
+"""Host and port parsing shared by `listen`, upstream `server` and hotdeploy.toml's addresses.
+Pure: name resolution (I/O) is config.resolver."""
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 
 def split_host_port(text: str) -> tuple[str, str | None]:
@@ -39,24 +39,6 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address of `host`, in resolver order, without duplicates (nginx creates one
-    peer per address). Raises OSError when the name does not resolve."""
-    if is_ip(host):
-        return [str(ipaddress.ip_address(host))]
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    out: list[str] = []
-    for family, _, _, _, sockaddr in infos:
-        if family not in (socket.AF_INET, socket.AF_INET6):
-            continue
-        addr = str(sockaddr[0])
-        if addr not in out:
-            out.append(addr)
-    if not out:
-        raise OSError(f"no address for {host}")
-    return out
 
 
 def key_text(host: str, port: int) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
 from hotdeploy.config import addresses as a
+from hotdeploy.config import resolver
 from hotdeploy.config.model import Listen
 from hotdeploy.config.reader import Node
 
@@ -40,7 +41,7 @@ def _addresses(node: Node) -> list[tuple[str, int]]:
     if host in ("*", ""):
         return [(WILDCARD_V4, port)]
     try:
-        return [(addr, port) for addr in a.resolve(host, port)]
+        return [(addr, port) for addr in resolver.resolve(host, port)]
     except OSError:
         raise node.error(f"host not found in {where}") from None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config import addresses as a
+from hotdeploy.config import resolver
 from hotdeploy.config import values as v
 from hotdeploy.config.directives import UPSTREAM
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
@@ -67,7 +68,7 @@ def parse_server(node: Node, method: str = "round_robin") -> list[ServerSpec]:
         raise node.error(f'no host in upstream "{raw}"')
     params = _server_params(node, method)
     try:
-        addrs = a.resolve(host, port)
+        addrs = resolver.resolve(host, port)
     except OSError:
         raise node.error(f'host not found in upstream "{raw}"') from None
     return [ServerSpec(name=raw, host=addr, port=port, source=node.source, **params)
@@ -180,7 +181,7 @@ def implicit_upstream(name: str, host: str, port: int, node: Node) -> UpstreamCo
     """`proxy_pass http://host:port` without an upstream block: nginx makes a group of the
     host's addresses with default parameters."""
     try:
-        addrs = a.resolve(host, port)
+        addrs = resolver.resolve(host, port)
     except OSError:
         raise ConfigError(f'host not found in upstream "{name}"', node.file, node.line) from None
     specs = tuple(ServerSpec(name=name, host=addr, port=port, source=node.source)
