@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import httpx
-from hd_e2e_harness import Load, cli, free_port, pid_of, service
+from hd_e2e_harness import CLI, Load, cli, free_port, pid_of, service
 
 APP = """
 import os
@@ -134,3 +136,46 @@ def test_deploying_a_taken_version_name_with_other_code_is_refused(tmp_path):
         assert same.returncode == 0 and body(base).startswith("other-code 1.1")
     finally:
         cli(file, "down", timeout=60)
+
+
+def wait_body(base: str, prefix: str, timeout: float = 40.0) -> str:
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        seen = body(base)
+        if seen.startswith(prefix):
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"no answer starting with {prefix!r} within {timeout}s: {seen!r}")
+
+
+def test_up_watch_deploys_each_edit_and_rolls_back_a_broken_one(tmp_path):
+    file, base = catch_all_project(tmp_path)
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    watcher = subprocess.Popen([*CLI, "up", "--watch", "--file", str(file)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(watcher.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_body(base, "old-code ")
+        time.sleep(1.0)  # the watcher is armed once `up` printed that it is watching
+        with Load(base, path="/w") as load:
+            write_app(file.parent, "edited-code")
+            wait_body(base, "edited-code ")
+        assert load.failures == [], load.failures[:5]
+        # A release that cannot start is rolled back; the edited code keeps answering.
+        (file.parent / "web.py").write_text("raise SystemExit('broken on purpose')\n")
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and "deploy failed" not in "".join(output):
+            time.sleep(0.2)
+        assert "deploy failed" in "".join(output), "".join(output)[-2000:]
+        assert body(base).startswith("edited-code ")
+        write_app(file.parent, "fixed-code")  # and watching went on
+        wait_body(base, "fixed-code ")
+    finally:
+        watcher.send_signal(signal.SIGTERM)  # as Ctrl-C: stops everything
+        try:
+            watcher.wait(60)
+        finally:
+            cli(file, "down", timeout=60)

@@ -36,9 +36,7 @@ def watch_and_deploy(paths: ProjectPaths, project: Project, console: Console,
                      stop: Callable[[], bool] | None = None) -> None:
     filters = source_filters(paths, project)
     roots = sorted({str(f.root) for f in filters.values()})
-    for changes in watchfiles.watch(*roots, debounce=int(d.WATCH_DEBOUNCE * 1000),
-                                    step=100, stop_event=None, yield_on_timeout=False,
-                                    rust_timeout=0, raise_interrupt=True):
+    for changes in watchfiles.watch(*roots, debounce=int(d.WATCH_DEBOUNCE * 1000), step=100):
         names = affected(filters, {Path(path) for _, path in changes})
         for name in names:
             console.print(f"[bold]{name}[/bold]: files changed; deploying a new release")

@@ -8,7 +8,6 @@ fakes of hotdeploy.testing) drive the same object through the commands.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -206,6 +205,3 @@ class Controller:
 def _print(line: str) -> None:
     print(line, flush=True)
 
-
-def control_pid() -> int:
-    return os.getpid()

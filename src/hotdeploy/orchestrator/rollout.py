@@ -9,7 +9,7 @@ import time
 from hotdeploy.errors import DeployError
 from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator.executor import Executor, run_all
-from hotdeploy.orchestrator.model import InstanceState
+from hotdeploy.orchestrator.model import Instance, InstanceState
 from hotdeploy.orchestrator.planner import BlueGreen, Canary, Current, Rolling, Strategy, plan
 from hotdeploy.orchestrator.releases import Release
 from hotdeploy.orchestrator.verdict import Thresholds
@@ -49,11 +49,13 @@ async def prune(ctx: ops.ServiceContext) -> None:
         await ops.stop(ctx, info)
 
 
-async def top_up(ctx: ops.ServiceContext, active_passive: bool) -> None:
-    """Start instances of the current release until `desired` serve (one of them a backup
-    under active-passive)."""
+async def top_up(ctx: ops.ServiceContext, active_passive: bool,
+                 counting: list[Instance] | None = None) -> None:
+    """Start instances of the current release until `desired` serve, counting `counting`
+    (default: every serving instance), one of them a backup under active-passive. They join
+    the balancer only once healthy; if one fails, all of them are taken out again."""
     svc = ctx.service
-    serving = svc.serving()
+    serving = svc.serving() if counting is None else counting
     backups_missing = int(active_passive) - sum(1 for i in serving if i.backup)
     new = [await ops.launch(ctx, svc.release, backup=index < backups_missing)
            for index in range(max(0, svc.desired - len(serving)))]
@@ -74,16 +76,7 @@ async def converge(ctx: ops.ServiceContext, active_passive: bool) -> None:
     if foreign:
         ctx.emit(f"{len(foreign)} instances of an interrupted deploy serve another release: "
                  f"replacing them with {svc.release.version}")
-        keep = [i for i in svc.serving() if i not in foreign]
-        backups_missing = int(active_passive) - sum(1 for i in keep if i.backup)
-        new = [await ops.launch(ctx, svc.release, backup=index < backups_missing)
-               for index in range(max(0, svc.desired - len(keep)))]
-        try:
-            await run_all(ops.wait_healthy(ctx, i) for i in new)
-            await run_all(ops.add(ctx, i) for i in new)
-        except DeployError:
-            await run_all(ops.retire(ctx, i) for i in new)
-            raise
+        await top_up(ctx, active_passive, [i for i in svc.serving() if i not in foreign])
         await run_all(ops.retire(ctx, i) for i in foreign)
     await run_all(ops.retire(ctx, i) for i in reversed(svc.serving()[svc.desired:]))
     await top_up(ctx, active_passive)  # a backup retired above comes back as a backup
