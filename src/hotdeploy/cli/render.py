@@ -15,6 +15,11 @@ def short(digest: str) -> str:
     return digest[: d.RELEASE_DIGEST_CHARS]
 
 
+def release_label(version: str, digest: str) -> str:
+    """`1.2.0 3f2a9c01b7de`, or the digest alone when the release is named by it."""
+    return version if version == short(digest) else f"{version} {short(digest)}"
+
+
 def status_table(status: dict[str, Any]) -> Table:
     table = Table(title=None, expand=False)
     for column in ("service", "release", "instance", "endpoint", "state", "balancer",
@@ -22,7 +27,7 @@ def status_table(status: dict[str, Any]) -> Table:
         table.add_column(column)
     for svc in status["services"]:
         label = f"{svc['name']} ({svc['kind']}) {' '.join(svc['routes'])}"
-        release = f"{svc['version']} {short(svc['digest'])}"
+        release = release_label(svc["version"], svc["digest"])
         if not svc["identical"]:
             release += " [yellow]mixed[/yellow]"
         rows = [*svc["instances"], *svc["standby"]] or [None]
@@ -35,7 +40,8 @@ def status_table(status: dict[str, Any]) -> Table:
             state = inst["state"] + (" (backup)" if inst["backup"] else "")
             if not inst["alive"]:
                 state += " [red]dead[/red]"
-            table.add_row(first, rel, f"{inst['id']} {inst['version']} {short(inst['digest'])}",
+            label = release_label(inst["version"], inst["digest"])
+            table.add_row(first, rel, f"{inst['id']} {label}",
                           inst["endpoint"], state, server.get("state", "-"),
                           str(server.get("requests", "")), str(server.get("errors", "")))
     return table
