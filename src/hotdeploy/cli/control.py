@@ -21,9 +21,11 @@ from hotdeploy.cli.render import releases_table, status_table
 from hotdeploy.dataplane import dataplane_for
 from hotdeploy.errors import ControlError, HotdeployError
 from hotdeploy.orchestrator import client, teardown
+from hotdeploy.orchestrator.commands import logs as logs_cmd
 from hotdeploy.orchestrator.commands import releases as releases_cmd
 from hotdeploy.orchestrator.commands.base import ServiceArgs
 from hotdeploy.orchestrator.commands.deploy import DeployArgs
+from hotdeploy.orchestrator.commands.logs import LogsArgs
 from hotdeploy.orchestrator.commands.rollback import RollbackArgs
 from hotdeploy.orchestrator.commands.scale import ScaleArgs
 from hotdeploy.orchestrator.releases import ReleaseStore
@@ -206,23 +208,20 @@ def logs(service: str, follow: bool = typer.Option(False, "-f", "--follow"),
          file: str = typer.Option(d.PROJECT_FILE, "--file", help="The project file.")) -> None:
     """Print the last lines of each instance's log (and follow them)."""
     paths = ProjectPaths.for_file(file)
-    state = load_state(paths.state_file)
-    svc = state.services.get(service) if state else None
-    if svc is None or not [*svc.instances, *svc.standby]:
-        err.print(f"hotdeploy: no instances of {service!r} recorded in {paths.state_file}")
-        raise typer.Exit(1)
-    instances = [*svc.instances, *svc.standby]
     shown: dict[str, int] = {}
-    runtime = runtime_for(instances[0].handle.runtime, paths.logs)
     while True:
-        for info in instances:
-            # Follow by re-reading the tail and printing what is past the lines already shown
-            # (a runtime offers its logs as lines, whatever stores them).
-            text = asyncio.run(runtime.logs(info.handle, 100_000 if follow else lines))
-            start = shown.get(info.instance_id, max(0, len(text) - lines))
+        # Follow by reading the tail again and printing what is past the lines already shown
+        # (a runtime offers its logs as lines, whatever stores them).
+        args = LogsArgs(service=service, lines=100_000 if follow else lines)
+        try:
+            result = asyncio.run(logs_cmd.run(load_state(paths.state_file), paths.logs, args))
+        except HotdeployError as exc:
+            raise fail(exc) from None
+        for instance_id, text in result.logs.items():
+            start = shown.get(instance_id, max(0, len(text) - lines))
             for line in text[start:]:
-                typer.echo(f"{info.instance_id} | {line}")
-            shown[info.instance_id] = len(text)
+                typer.echo(f"{instance_id} | {line}")
+            shown[instance_id] = len(text)
         if not follow:
             return
         time.sleep(0.5)
