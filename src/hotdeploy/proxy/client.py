@@ -639,7 +639,7 @@ class ClientConnection(GeneratedResponses):
             # A second Transfer-Encoding header is a duplicate for nginx (400), whatever llhttp
             # says of the coding list it forms.
             duplicate = req is not None and req.chunked
-            status = 501 if reason in _TE_REFUSED and not duplicate else 400  # llhttp refused a coding list; nginx: "unknown Transfer-Encoding"
+            status = 501 if reason in _TE_REFUSED and not duplicate else 400
         if req is None:
             req = Request(self.remote_addr, self.remote_port, self.server_addr,
                           self.server_port, self.cid, self.requests + 1, self.loop.time())
