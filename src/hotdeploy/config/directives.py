@@ -72,6 +72,8 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "send_timeout": (_s(_HSL, 1, 1),),
     "large_client_header_buffers": (_s(_HS, 2, 2),),
     "client_header_buffer_size": (_s(_HS, 1, 1),),
+    "underscores_in_headers": (_s(_HS, 1, 1),),
+    "ignore_invalid_headers": (_s(_HS, 1, 1),),
     "client_body_buffer_size": (_s(_HSL, 1, 1),),
     "set_real_ip_from": (_s(_HSL, 1, 1),),
     "real_ip_header": (_s(_HSL, 1, 1),),

@@ -376,6 +376,10 @@ class ServerConfig:
     client_header_timeout: float = d.DEFAULT_CLIENT_HEADER_TIMEOUT
     client_header_buffer_size: int = d.DEFAULT_CLIENT_HEADER_BUFFER_SIZE
     large_client_header_buffers: tuple[int, int] = d.DEFAULT_LARGE_CLIENT_HEADER_BUFFERS
+    # nginx: a request header name with '_' is invalid unless underscores_in_headers is on;
+    # invalid header lines are dropped while ignore_invalid_headers is on (the default).
+    underscores_in_headers: bool = False
+    ignore_invalid_headers: bool = True
     return_: Return | None = None  # server-level `return` (runs before location matching)
     locations: tuple[LocationConfig, ...] = ()
     source: Source | None = None

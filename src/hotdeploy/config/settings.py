@@ -240,6 +240,8 @@ HANDLERS: dict[str, Handler] = {
     "client_header_timeout": _scalar("srv.client_header_timeout", v.seconds),
     "client_header_buffer_size": _scalar("srv.client_header_buffer_size", v.size),
     "large_client_header_buffers": _large_buffers,
+    "underscores_in_headers": _scalar("srv.underscores_in_headers", v.flag),
+    "ignore_invalid_headers": _scalar("srv.ignore_invalid_headers", v.flag),
     "add_header": _add_header,
     "error_page": _error_page,
     "access_log": _access_log,

@@ -22,10 +22,20 @@ from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
-from hotdeploy.proxy.response_head import HEADER_NAMES, lower_name
+from hotdeploy.proxy.response_head import lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
+from hotdeploy.proxy.wire import (
+    NAME_INVALID,
+    NAME_VALID,
+    REQUEST_LENIENCIES,
+    absolute_form,
+    lf_request_line,
+    name_kind,
+    normalize_host,
+    version_status,
+)
 from hotdeploy.proxy.write_batch import WriteBatch
 
 if TYPE_CHECKING:
@@ -49,6 +59,16 @@ _SPECIAL_HEADERS = frozenset({b"host", b"expect", b"content-length", b"transfer-
 
 # Method names decoded once (the parser hands bytes to every request).
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+
+# Request header names nginx accepts (letters, digits, '-'), raw -> lower case; names with
+# '_' or other characters are never cached, so they always take the checking path.
+_REQUEST_NAMES: dict[bytes, bytes] = {}
+# Host header values -> $host (ngx_http_validate_host); "" caches an invalid one.
+_HOSTS: dict[bytes, str] = {}
+_CACHE_LIMIT = 1024
+# llhttp's refusals of a Transfer-Encoding value: nginx answers those 501.
+_TE_REFUSED = frozenset({"Invalid `Transfer-Encoding` header value",
+                         "Request has invalid `Transfer-Encoding`"})
 
 
 class _Abort(Exception):
@@ -113,7 +133,7 @@ class ClientConnection(GeneratedResponses):
             self.listen_key = (self.server_addr, self.server_port)
         self.cid = next(_connection_ids)
         self.born = self.loop.time()
-        self.parser = httptools.HttpRequestParser(self)
+        self.parser = self._new_parser()
         server = self.holder.current.default_server(self.listen_key)
         # nginx sizes header buffers and the header timeout from the default server of the
         # listening socket (the virtual server is unknown until Host is read).
@@ -128,6 +148,11 @@ class ClientConnection(GeneratedResponses):
         transport.set_write_buffer_limits(high=d.DEFAULT_PROXY_BUFFERED_LIMIT)  # type: ignore[attr-defined]
         self.tracker.add(self)
 
+    def _new_parser(self) -> Any:
+        parser = httptools.HttpRequestParser(self)
+        parser.set_dangerous_leniencies(**REQUEST_LENIENCIES)
+        return parser
+
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
             self.tunnel.from_client(data)
@@ -141,6 +166,7 @@ class ClientConnection(GeneratedResponses):
         # that arrives in one packet arms and disarms its header and body timers without
         # touching the timer (the deadline is the same: loop.time() is fixed within a callback).
         self.feeding = True
+        retry: bytes | None = None
         try:
             self.parser.feed_data(data)
             cur = self.cur
@@ -161,7 +187,10 @@ class ClientConnection(GeneratedResponses):
                 self._log_error("alert", f"request processing failed: {cause!r}")
                 self._internal_error()
             else:
-                self._parse_error()
+                reason = str(exc)
+                retry = self._lf_request_line(data, reason)
+                if retry is None:
+                    self._parse_error(reason)
         finally:
             self.feeding = False
             timeout = self.pending_timeout
@@ -169,6 +198,22 @@ class ClientConnection(GeneratedResponses):
                 self.pending_timeout = 0.0
                 if self.timer_kind:
                     self.timer.set(timeout)
+        if retry is not None:
+            self.data_received(retry)  # outside the handler: a new error is its own
+
+    def _lf_request_line(self, data: bytes, reason: str) -> bytes | None:
+        """Parse again a request whose request line ended in a lone LF (nginx accepts it,
+        RFC 9112 §2.2; llhttp's leniency covers header lines only): the bytes to feed to a
+        new parser. Only when the request began in this very feed, so that no byte is parsed
+        twice."""
+        cur = self.cur
+        if cur is None or cur.headers_done or reason != "Expected CRLF after version":
+            return None
+        fixed = lf_request_line(data, cur.url)
+        if fixed is not None:
+            self.cur = None
+            self.parser = self._new_parser()
+        return fixed
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.rejected:
@@ -275,21 +320,33 @@ class ClientConnection(GeneratedResponses):
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self.cur
         assert req is not None
+        if req.headers_done:
+            return  # a trailer of a chunked body: nginx reads and discards trailers
         size = len(name) + len(value) + 4
         req.request_length += size
         if size > self.line_limit or req.request_length > self.head_limit:
             req.error = 494
             raise _Abort
-        lname = HEADER_NAMES.get(name)  # lower_name(), inlined: once per request header
+        lname = _REQUEST_NAMES.get(name)
         if lname is None:
-            lname = lower_name(name)
+            lname = self._check_name(name)
+            if lname is None:
+                return  # ignore_invalid_headers: the line is dropped
         req.headers.append((lname, name, value))
         if lname not in _SPECIAL_HEADERS:
             return
         if lname == b"host":
-            if not req.host:
-                req.host = value.decode("latin-1").lower().rsplit(":", 1)[0] if not \
-                    value.startswith(b"[") else value.decode("latin-1").lower()
+            if req.host:
+                req.error = req.error or 400  # nginx: "client sent duplicate host header"
+                return
+            host = _HOSTS.get(value)
+            if host is None:
+                host = normalize_host(value) or ""
+                if len(_HOSTS) < _CACHE_LIMIT:
+                    _HOSTS[value] = host
+            if not host:
+                req.error = req.error or 400  # nginx: "client sent invalid host header"
+            req.host = host
         elif lname == b"expect":
             req.expect_continue = value.lower() == b"100-continue"
         elif lname == b"content-length":
@@ -298,9 +355,35 @@ class ClientConnection(GeneratedResponses):
             except ValueError:
                 req.error = 400
         elif lname == b"transfer-encoding":
-            req.chunked = b"chunked" in value.lower()
+            if req.chunked:
+                req.error = req.error or 400  # nginx: "client sent duplicate header line"
+            req.chunked = True
+            # nginx (ngx_http_process_request_header): Transfer-Encoding in an HTTP/1.0
+            # request is a 400; any value but exactly "chunked" a 501 ("unknown
+            # Transfer-Encoding"), so no coding list can hide a chunked body from it.
+            if self.parser.get_http_version() == "1.0":
+                req.error = req.error or 400
+            elif value.rstrip(b" \t").lower() != b"chunked":
+                req.error = req.error or 501
         elif lname == b"connection":
             req.has_connection = True
+
+    def _check_name(self, name: bytes) -> bytes | None:
+        """A request header name not seen before: its lower case, or None to drop the line
+        (nginx: '_' needs underscores_in_headers on, other characters are invalid and
+        ignore_invalid_headers on drops them)."""
+        kind = name_kind(name)
+        lname = lower_name(name)
+        if kind == NAME_VALID:
+            if len(_REQUEST_NAMES) < _CACHE_LIMIT:
+                _REQUEST_NAMES[name] = lname
+            return lname
+        server = self.holder.current.default_server(self.listen_key)
+        if kind == NAME_INVALID:
+            return None if server.ignore_invalid_headers else lname
+        if server.underscores_in_headers or not server.ignore_invalid_headers:
+            return lname
+        return None
 
     def on_headers_complete(self) -> None:
         req = self.cur
@@ -309,17 +392,22 @@ class ClientConnection(GeneratedResponses):
         req.headers_done = True
         self.head_bytes = 0
         method = req.method_bytes = parser.get_method()
-        req.method = _METHODS.get(method) or method.decode("latin-1")
-        req.version = parser.get_http_version()
+        name = _METHODS.get(method)
+        if name is None:
+            name = method.decode("latin-1")
+            if name == "TRACE":
+                req.error = req.error or 405  # nginx: "client sent TRACE method"
+        req.method = name
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            version, status = version_status(version)
+            req.error = status or req.error
+        req.version = version
         req.keep_alive = parser.should_keep_alive()
         req.upgrade = parser.should_upgrade()
         raw = req.raw_uri = req.url.decode("latin-1")
-        if raw.startswith(("http://", "https://")):
-            # Absolute form (RFC 9112 §3.2.2): the authority replaces Host.
-            rest = raw.split("://", 1)[1]
-            authority, slash, path = rest.partition("/")
-            req.host = authority.lower().rsplit(":", 1)[0]
-            raw = slash + path if slash else "/"
+        if not raw.startswith("/"):
+            raw = self._absolute_form(req, raw)
         if "?" in raw:
             path, _, req.args = raw.partition("?")
         else:
@@ -350,6 +438,23 @@ class ClientConnection(GeneratedResponses):
             self._begin(req)
         elif len(self.queue) > PIPELINE_LIMIT:
             self.pause_reading()
+
+    def _absolute_form(self, req: Request, raw: str) -> str:
+        """Absolute form (RFC 9112 §3.2.2): as nginx, its host becomes $host and selects the
+        server (a Host header is still required for HTTP/1.1 and still validated), and the
+        origin form goes upstream."""
+        parsed = absolute_form(raw)
+        if parsed is None:
+            return raw  # "*", or a target normalize_path refuses
+        host, target = parsed
+        if host is None:
+            req.error = req.error or 400  # nginx: "client sent invalid host in request line"
+        elif req.version == "1.1" and not req.host and not req.error:
+            req.error = 400  # nginx: "client sent HTTP/1.1 request without "Host" header"
+        req.host = host or req.host
+        req.url = target.encode("latin-1")
+        req.raw_uri = target
+        return target
 
     def on_body(self, body: bytes) -> None:
         req = self.cur
@@ -527,9 +632,14 @@ class ClientConnection(GeneratedResponses):
             self.closed = True
             self.close_transport()
 
-    def _parse_error(self) -> None:
+    def _parse_error(self, reason: str = "") -> None:
         req = self.cur
-        status = req.error if req is not None and req.error else 400
+        status = req.error if req is not None and req.error else 0
+        if not status:
+            # A second Transfer-Encoding header is a duplicate for nginx (400), whatever llhttp
+            # says of the coding list it forms.
+            duplicate = req is not None and req.chunked
+            status = 501 if reason in _TE_REFUSED and not duplicate else 400
         if req is None:
             req = Request(self.remote_addr, self.remote_port, self.server_addr,
                           self.server_port, self.cid, self.requests + 1, self.loop.time())
@@ -537,6 +647,19 @@ class ClientConnection(GeneratedResponses):
         self.parser_dead = True
         if req.error and req in self.queue:
             return  # already answered or waiting in line with its error
+        if req in self.queue:
+            # The body broke (an invalid chunk size or chunk end): nginx answers 400
+            # ("client sent invalid chunked body") and forwards nothing.
+            req.error = status
+            req.close_after = True
+            exchange = self.exchange
+            if exchange is not None and exchange.req is req:
+                exchange.client_lost()  # streaming (request buffering off): abandon it
+                self.exchange = None
+                req.status = 0
+            if self.queue[0] is req and not req.status:
+                self.respond(req, status)
+            return
         req.error = status
         if req.plan is None:
             runtime = self.holder.current

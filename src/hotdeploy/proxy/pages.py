@@ -13,6 +13,7 @@ SIGNATURE = "hotdeploy"
 
 # nginx's own reason phrases where they differ from Python's table (RFC 9110 names).
 _REASONS: dict[int, str] = {
+    405: "Not Allowed",
     413: "Request Entity Too Large",
     414: "Request-URI Too Large",
     416: "Requested Range Not Satisfiable",

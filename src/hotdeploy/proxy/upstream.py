@@ -60,6 +60,8 @@ class UpstreamConnection:
         parser = self.parser
         if parser is None:
             parser = self.parser = httptools.HttpResponseParser(self)
+            # nginx reads upstream lines ended by a lone LF (a lone CR is still invalid).
+            parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         return parser
 
     # httptools callbacks, forwarded to the exchange (native calls once compiled)
