@@ -4,7 +4,6 @@ validates what arrives and the CLI gets the same types back), and the service lo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,7 +11,6 @@ from hotdeploy.errors import ControlError
 from hotdeploy.orchestrator.controller import Controller
 
 Emit = Callable[[str], None]
-StrategyName = Literal["rolling", "blue-green", "canary"]
 
 
 class Args(BaseModel):

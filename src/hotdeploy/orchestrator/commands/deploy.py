@@ -9,12 +9,12 @@ from hotdeploy.orchestrator.commands.base import (
     Emit,
     ServiceArgs,
     ServiceResult,
-    StrategyName,
     require_service,
     service_result,
 )
 from hotdeploy.orchestrator.controller import Controller
 from hotdeploy.orchestrator.releases import ReleaseSettings
+from hotdeploy.project.model import DeployStrategy
 
 
 class DeployArgs(ServiceArgs):
@@ -22,7 +22,7 @@ class DeployArgs(ServiceArgs):
     app: str | None = None
     command: str | None = None
     env: dict[str, str] = {}
-    strategy: StrategyName | None = None
+    strategy: DeployStrategy | None = None
 
 
 def settings_for(base: ReleaseSettings, args: DeployArgs) -> ReleaseSettings:

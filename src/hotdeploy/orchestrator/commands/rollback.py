@@ -9,16 +9,16 @@ from hotdeploy.orchestrator.commands.base import (
     Emit,
     ServiceArgs,
     ServiceResult,
-    StrategyName,
     require_service,
     service_result,
 )
 from hotdeploy.orchestrator.controller import Controller
+from hotdeploy.project.model import DeployStrategy
 
 
 class RollbackArgs(ServiceArgs):
     to: str | None = None  # a kept release's version; default: the previous release
-    strategy: StrategyName | None = None
+    strategy: DeployStrategy | None = None
 
 
 async def run(ctl: Controller, args: RollbackArgs, emit: Emit) -> ServiceResult:
