@@ -1,0 +1,106 @@
+"""The SSH runtime against real sshd "hosts" on 127.0.0.2 and 127.0.0.3 (loopback only)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hotdeploy.orchestrator.releases import ReleaseSettings, ReleaseStore, SourceFilter
+from hotdeploy.runtimes.base import InstanceSpec, RunState
+from hotdeploy.runtimes.ssh import HostError, SshHost, SshRuntime, SshSettings
+
+SHOP = Path(__file__).resolve().parents[3] / "examples" / "shop"
+
+
+def runtime_for(hosts, tmp_path, known_hosts=None) -> SshRuntime:
+    return SshRuntime(SshSettings(
+        hosts=tuple(SshHost.parse(h) for h in hosts.hosts), remote_dir=str(tmp_path / "remote"),
+        python=sys.executable, identity_file=str(hosts.identity),
+        known_hosts=str(known_hosts or hosts.known_hosts)))
+
+
+def spec(tmp_path, instance_id: str, version: str = "1.0.0") -> InstanceSpec:
+    store = ReleaseStore(tmp_path / "releases")
+    release = store.build("orders", SourceFilter(SHOP),
+                          ReleaseSettings(health="/health", app="orders.api:app"), version)
+    return InstanceSpec("shop", "orders", instance_id, release.release, "/health")
+
+
+def wait_get(url: str, timeout: float = 15.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=1.0, trust_env=False)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+async def test_instances_spread_over_the_hosts_and_answer_on_their_address(ssh_hosts,
+                                                                          tmp_path):
+    runtime = runtime_for(ssh_hosts, tmp_path)
+    handles = [await runtime.start(spec(tmp_path, f"orders-{n}")) for n in range(1, 5)]
+    try:
+        assert Counter(h.endpoint.host for h in handles) == {"127.0.0.2": 2, "127.0.0.3": 2}
+        for handle in handles:
+            body = wait_get(f"http://{handle.endpoint}/orders").json()
+            assert body["version"] == "1.0.0"
+            assert await runtime.state(handle) == RunState.RUNNING
+        assert any("start orders-1" in line for line in await runtime.logs(handles[0], 5))
+        # The release went to each host once, whole, with its digest.
+        for address in ("127.0.0.2", "127.0.0.3"):
+            host = next(h for h in runtime.settings.hosts if h.host == address)
+            listing = await runtime._run(host, f"ls {tmp_path}/remote/releases/orders")
+            assert listing.split() == ["1.0.0"]
+        # A restarted control process adopts what runs.
+        fresh = runtime_for(ssh_hosts, tmp_path)
+        assert await fresh.adopt(runtime.record(handles[0])) == handles[0]
+        await fresh.close()
+    finally:
+        for handle in handles:
+            await runtime.stop(handle, 2.0)
+        await runtime.close()
+    assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
+
+
+async def test_a_lost_host_reads_as_exited_and_new_instances_go_to_the_other(ssh_hosts,
+                                                                            tmp_path):
+    runtime = runtime_for(ssh_hosts, tmp_path)
+    first = await runtime.start(spec(tmp_path, "orders-1"))
+    try:
+        lost = 0 if first.endpoint.host == "127.0.0.2" else 1
+        await runtime.close()
+        ssh_hosts.stop(lost)
+        runtime._states.clear()
+        assert await runtime.state(first) == RunState.EXITED
+        second = await runtime.start(spec(tmp_path, "orders-2"))
+        assert second.endpoint.host != first.endpoint.host
+        wait_get(f"http://{second.endpoint}/health")
+        await runtime.stop(second, 2.0)
+    finally:
+        # The instance on the lost host still runs on this machine: stop it by its pid.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(first.details["pid"]), signal.SIGKILL)
+        await runtime.close()
+
+
+async def test_an_unknown_host_key_is_refused_naming_the_host_and_its_fingerprint(
+        ssh_hosts, tmp_path):
+    other = tmp_path / "known_hosts"
+    other.write_text("")
+    runtime = runtime_for(ssh_hosts, tmp_path, known_hosts=other)
+    with pytest.raises(HostError) as failure:
+        await runtime.start(spec(tmp_path, "orders-1"))
+    message = str(failure.value)
+    assert "127.0.0.2" in message or "127.0.0.3" in message
+    assert "SHA256:" in message
+    await runtime.close()
