@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def test_weights_5_1_1_give_nginx_sequence(make_group, seq):

@@ -208,7 +208,7 @@ def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
                   error_log: ErrorLog | None = None) -> Runtime:
     """Build a generation; peer state, log files and the error log carry over from `previous`."""
     from hotdeploy.config.routing import Router
-    from hotdeploy.upstream.group import rebuild_groups
+    from hotdeploy.upstream.rebuild import rebuild_groups
 
     if error_log is None:
         if previous is not None:

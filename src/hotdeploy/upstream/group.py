@@ -24,7 +24,7 @@ from hotdeploy.upstream.attempt import Attempt
 from hotdeploy.upstream.events import NO_LIVE_UPSTREAMS, PeerEvent
 from hotdeploy.upstream.peer import HealthState, Peer
 
-__all__ = ["Attempt", "PeerEvent", "PeerGroup", "rebuild_groups"]
+__all__ = ["PeerGroup"]
 
 EventSink = Callable[[PeerEvent], None]
 
@@ -355,5 +355,3 @@ def _validated(name: str, value: Any) -> Any:
         raise ValueError(f"invalid \"{name}\": expected an integer >= {minimum}")
     return value
 
-
-from hotdeploy.upstream.rebuild import rebuild_groups  # noqa: E402  (re-export; needs PeerGroup)
