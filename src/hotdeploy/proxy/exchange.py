@@ -426,7 +426,7 @@ class Exchange:
         client = self.client
         if client.write_limit != limit:
             # proxy_buffering / proxy_buffer_size: how much response we hold for this client
-            # before pausing the upstream (plan.response_buffer_limit).
+            # before pausing the upstream (planner.response_buffer_limit).
             client.write_limit = limit
             client.transport.set_write_buffer_limits(high=limit)
         head, self.length_known, self.out_chunked, keep = client_head(

@@ -17,7 +17,8 @@ from typing import Any
 from hotdeploy import defaults as d
 from hotdeploy.config.model import MainConfig, ServerConfig, walk_locations
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
-from hotdeploy.proxy.plan import LocationPlan, build_plan
+from hotdeploy.proxy.plan import LocationPlan
+from hotdeploy.proxy.planner import build_plan
 from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
