@@ -11,10 +11,10 @@ reload reading the file mid-write never sees half a server list.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from hotdeploy import defaults as d
+from hotdeploy.config.addresses import parse_server_address
 from hotdeploy.config.model import ServerSpec, Source
 from hotdeploy.errors import ConfigError
 from hotdeploy.fileio import atomic_write
@@ -75,33 +75,6 @@ def format_server(peer: Peer) -> str:
     return " ".join(parts) + ";"
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """`host:port`, `[v6]:port`, `host` (port 80) -> (host, port). Raises ValueError."""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f'invalid address "{text}"')
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ValueError(f'invalid address "{text}"')
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    elif ":" in text:  # a bare IPv6 address
-        host, port_text = text, ""
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f'invalid address "{text}"')
-    port = d.DEFAULT_UPSTREAM_PORT
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f'invalid port in "{text}"')
-        port = int(port_text)
-    if ":" in host:
-        ipaddress.IPv6Address(host)  # raises ValueError on garbage
-    return host, port
-
-
 def _parse_line(line: str, path: str, lineno: int) -> ServerSpec:
     if not line.endswith(";"):
         raise ConfigError('unexpected end of line, expecting ";"', path, lineno)
@@ -109,7 +82,7 @@ def _parse_line(line: str, path: str, lineno: int) -> ServerSpec:
     if len(words) < 2 or words[0] != "server":
         raise ConfigError(f'unknown directive "{words[0] if words else ""}"', path, lineno)
     try:
-        host, port = parse_address(words[1])
+        host, port = parse_server_address(words[1])
     except ValueError as e:
         raise ConfigError(str(e), path, lineno) from None
     params: dict[str, object] = {}
