@@ -2,11 +2,12 @@
 NGINX Plus's drain and active health.
 
 Written once here; the group applies it before every policy (round robin runs it on every
-peer of every request, so the module is compiled).
+peer of every request, so the module is compiled, as upstream.passive, whose rule it asks).
 """
 
 from __future__ import annotations
 
+from hotdeploy.upstream import passive
 from hotdeploy.upstream.peer import Peer
 
 
@@ -17,8 +18,4 @@ def eligible(peer: Peer, tried: int, single: bool, now: float) -> bool:
         return False
     if peer.max_conns and peer.conns >= peer.max_conns:
         return False  # max_conns reached
-    if single or not peer.max_fails or peer.fails < peer.max_fails:
-        return True
-    # max_fails reached (passive.marked_failed): out until fail_timeout has passed since the
-    # last check, then the next selection is the probe (passive.failed_out, inverted).
-    return now - peer.checked > peer.fail_timeout
+    return single or not passive.failed_out(peer, now)

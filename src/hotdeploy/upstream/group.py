@@ -161,8 +161,7 @@ class PeerGroup:
         peer.conns += 1
         peer.requests += 1
         peer.selected = now + self.wall_offset
-        if now - peer.checked > peer.fail_timeout:
-            peer.checked = now  # passive.stamp_selected, inlined
+        passive.stamp_selected(peer, now)
         return peer
 
     def _no_live_upstreams(self, reset: list[Peer], now: float) -> None:
