@@ -17,8 +17,6 @@ from hotdeploy.units import parse_duration
 # Parameters a client may change on a live server (PATCH) or give when adding one (POST).
 CHANGEABLE = ("weight", "max_conns", "max_fails", "fail_timeout", "slow_start", "backup", "down",
               "drain")
-# Read back from GET and harmless to send again (clients PATCH what they GET).
-ECHOED = ("id", "server", "route")
 
 _INT_CODES = {
     "weight": ("UpstreamBadWeight", 1),
