@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from hotdeploy import defaults as d
+from hotdeploy.config.addresses import key_text
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -97,8 +98,7 @@ class ServerSpec:
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return key_text(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)
