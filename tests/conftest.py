@@ -58,7 +58,7 @@ def letter(peer: Any) -> str:
 def seq() -> Callable[..., str]:
     """seq(group, n, now=0.0, client_ip=..., hash_key=...): letters of n independent requests,
     each released successfully at once ("-" when nothing was selected)."""
-    from hotdeploy.upstream.group import Attempt
+    from hotdeploy.upstream.attempt import Attempt
 
     def run(group: PeerGroup, n: int, now: float = 0.0, **attempt: Any) -> str:
         out = []

@@ -56,7 +56,6 @@ DEFAULT_CLIENT_BODY_TEMP_PATH = "client_body_temp"
 DEFAULT_REAL_IP_HEADER = "X-Real-IP"
 
 # --- proxy ------------------------------------------------------------------------------------
-DEFAULT_PROXY_HTTP_VERSION = "1.0"
 DEFAULT_PROXY_CONNECT_TIMEOUT = 60.0
 DEFAULT_PROXY_READ_TIMEOUT = 60.0
 DEFAULT_PROXY_SEND_TIMEOUT = 60.0

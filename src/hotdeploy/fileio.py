@@ -14,14 +14,18 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, fsync: bool = True) -> None:
-    """Replace `path` by `data` atomically, creating its directory when missing."""
+def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, fsync: bool = True,
+                 mode: int | None = None) -> None:
+    """Replace `path` by `data` atomically, creating its directory when missing. The file is
+    private (0600, from mkstemp) unless `mode` says otherwise (a pid file is 0644, as nginx's)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
+            if mode is not None:
+                os.fchmod(stream.fileno(), mode)
             stream.write(payload)
             if fsync:
                 stream.flush()

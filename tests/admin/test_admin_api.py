@@ -8,7 +8,8 @@ import pytest
 
 from hotdeploy.admin.api import handle_api
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
-from hotdeploy.upstream.group import Attempt, rebuild_groups
+from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.rebuild import rebuild_groups
 from hotdeploy.upstream.statefile import load_state
 
 

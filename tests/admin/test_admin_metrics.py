@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hotdeploy.admin.metrics import render_metrics
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
-from hotdeploy.upstream.group import rebuild_groups
+from hotdeploy.upstream.rebuild import rebuild_groups
 
 
 def samples(body):

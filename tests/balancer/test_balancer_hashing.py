@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotdeploy.config.model import ServerSpec
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def spec(index):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def test_least_conn_picks_fewest_active_connections(make_group):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
-from hotdeploy.upstream.group import Attempt, PeerGroup
+from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.group import PeerGroup
 
 IPS = ["127.165.77.102", "127.24.37.211", "127.48.187.150", "127.29.109.10",
        "127.44.222.108", "127.35.123.24", "127.217.30.212", "127.63.114.162"]

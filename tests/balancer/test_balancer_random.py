@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
-from hotdeploy.upstream.group import Attempt, PeerGroup
+from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.group import PeerGroup
 
 
 def random_group(weights, two=False, seed=1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def test_weights_5_1_1_give_nginx_sequence(make_group, seq):
@@ -56,3 +56,10 @@ def test_retry_never_returns_a_server_already_tried(make_group):
         group.release(peer, True, 0.0)
     assert sorted(chosen) == [0, 1, 2]
     assert group.max_tries == 3
+
+
+def test_backups_run_the_same_smooth_wrr_through_the_policy(make_group, seq):
+    # Primaries take the group's direct call, backups the RoundRobin policy: one smooth_wrr.
+    group = make_group({"down": True}, {"weight": 5, "backup": True}, {"backup": True},
+                       {"backup": True})
+    assert seq(group, 14) == "bbcbdbb" * 2

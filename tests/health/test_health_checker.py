@@ -18,7 +18,7 @@ from hotdeploy.config.model import (
     UpstreamConfig,
 )
 from hotdeploy.upstream.checker import HealthChecker
-from hotdeploy.upstream.group import rebuild_groups
+from hotdeploy.upstream.rebuild import rebuild_groups
 
 
 class Backend:

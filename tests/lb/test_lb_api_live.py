@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 from lbtools import SteadyLoad, free_port, get, run_lb, start_balancer
 
+from hotdeploy.upstream.statefile import load_state
+
 API = "/api/9/http/upstreams/backend"
 
 
@@ -86,7 +88,9 @@ def test_state_file_keeps_api_changes_across_reload(three_backends, tmp_path: Pa
         assert {get(port)[2] for _ in range(4)} == {b"a\n"}
         added = api.post(f"{API}/servers", json={"server": b.address, "weight": 2})
         assert added.status_code == 201
-        assert b.address in state.read_text()  # written at once
+        # written at once, in the format the balancer reads back (its own parser)
+        assert [(spec.address, spec.weight) for spec in load_state(str(state))] == [
+            (a.address, 1), (b.address, 2)]
         balancer.signal(signal.SIGHUP)
         time.sleep(0.5)
         peers = api.get(API).json()["peers"]

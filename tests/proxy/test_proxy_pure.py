@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotdeploy.proxy.retry import decide
+from hotdeploy.proxy.retry import decide, may_resend
 from hotdeploy.proxy.uri import upstream_uri
 
 
@@ -64,6 +64,15 @@ def test_non_idempotent_not_retried_once_sent():
         assert call(method=method, sent=False).retry  # connect failure: nothing was sent
         assert call(method=method, next_upstream=DEFAULT | {"non_idempotent"}).retry
     assert call(method="PUT", sent=True).retry
+
+
+def test_the_non_idempotent_guard_is_the_one_decide_applies():
+    # exchange's retry of a reused keep-alive connection asks may_resend directly.
+    for method in ("GET", "PUT", "POST", "LOCK", "PATCH"):
+        for sent in (True, False):
+            for listed in (DEFAULT, DEFAULT | {"non_idempotent"}):
+                assert may_resend(method, sent, listed) == call(
+                    method=method, sent=sent, next_upstream=listed).retry
 
 
 def test_nothing_retried_after_the_response_started():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotdeploy.config.model import ServerSpec
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def server(port, **params):

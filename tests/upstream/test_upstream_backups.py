@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 PRIMARY = {"max_fails": 3, "fail_timeout": 30}
 BACKUP = {"max_fails": 3, "fail_timeout": 30, "backup": True}

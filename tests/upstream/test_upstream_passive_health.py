@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotdeploy.upstream.group import Attempt
+from hotdeploy.upstream.attempt import Attempt
 
 
 def fail(group, peer, now):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
-from hotdeploy.upstream.group import Attempt, PeerGroup, rebuild_groups
+from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.group import PeerGroup
+from hotdeploy.upstream.rebuild import rebuild_groups
 
 
 def config(*ports, name="backend", **server_params):

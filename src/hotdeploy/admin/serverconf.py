@@ -11,14 +11,12 @@ import socket
 from dataclasses import dataclass, field
 
 from hotdeploy.admin.errors import ApiError, format_error
+from hotdeploy.config.addresses import parse_server_address
 from hotdeploy.units import parse_duration
-from hotdeploy.upstream.statefile import parse_address
 
 # Parameters a client may change on a live server (PATCH) or give when adding one (POST).
 CHANGEABLE = ("weight", "max_conns", "max_fails", "fail_timeout", "slow_start", "backup", "down",
               "drain")
-# Read back from GET and harmless to send again (clients PATCH what they GET).
-ECHOED = ("id", "server", "route")
 
 _INT_CODES = {
     "weight": ("UpstreamBadWeight", 1),
@@ -70,7 +68,7 @@ def parse_server_request(body: object, *, adding: bool) -> ServerRequest:
 def resolve(text: str) -> tuple[str, int]:
     """`host:port` -> (ip, port); names are resolved now, as NGINX Plus does without `resolve`."""
     try:
-        host, port = parse_address(text)
+        host, port = parse_server_address(text)
     except ValueError:
         raise ApiError(400, f'invalid "server" argument "{text}"', "UpstreamBadAddress") from None
     try:

@@ -21,6 +21,7 @@ class Pick:
     attempt: Attempt
     eligible: Callable[[Peer], bool]
     weight: Callable[[Peer], float]  # nominal weight, ramped down during slow start
+    now: float  # monotonic seconds (round_robin.smooth_wrr ramps weights itself)
 
 
 class Policy(Protocol):

@@ -96,8 +96,8 @@ class ConsistentHash:
             attempt.hash_value = ring.find(zlib.crc32(key))
         while True:
             server = ring.server_at(attempt.hash_value)
-            named = (p for p in peers if p.spec.name == server and pick.eligible(p))
-            best = smooth_wrr(named, pick.weight)
+            named = [p for p in peers if p.spec.name == server and pick.eligible(p)]
+            best = smooth_wrr(named, pick.now)
             if best is not None:
                 return best
             attempt.hash_value += 1

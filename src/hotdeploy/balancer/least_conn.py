@@ -32,4 +32,4 @@ class LeastConn:
             p for p in candidates[start:]
             if p.conns * weight(anchor) == anchor.conns * weight(p)
         ]
-        return smooth_wrr(tied, weight)
+        return smooth_wrr(tied, pick.now)

@@ -122,8 +122,3 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "api": (_s({LOCATION}, 0, 1),),
     "metrics": (_s({LOCATION}, 0, 0),),
 }
-
-IGNORED_DIRECTIVES = frozenset(
-    {"proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path",
-     "scgi_temp_path"}
-)

@@ -93,7 +93,7 @@ class _Resolver:
         if explicit is not None:
             if ref.port is not None:
                 raise ref.node.error(f'upstream "{explicit}" may not have port {ref.port}')
-            return ProxyPass(ref.node.args[0], "http", explicit, ref.authority, ref.uri)
+            return ProxyPass(ref.node.args[0], explicit, ref.authority, ref.uri)
         port = ref.port if ref.port is not None else d.DEFAULT_UPSTREAM_PORT
         name = key_text(ref.host, port)
         if name not in self.h.upstreams:
@@ -102,7 +102,7 @@ class _Resolver:
         proxy_host = ref.authority
         if ref.port == d.DEFAULT_UPSTREAM_PORT:
             proxy_host = ref.authority[: -len(f":{port}")]
-        return ProxyPass(ref.node.args[0], "http", name, proxy_host, ref.uri, port=port)
+        return ProxyPass(ref.node.args[0], name, proxy_host, ref.uri, port=port)
 
 
 # --- building the model ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from hotdeploy import defaults as d
+from hotdeploy.config.addresses import key_text
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -97,8 +98,7 @@ class ServerSpec:
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return key_text(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,6 @@ class UpstreamConfig:
     hash_key: Template | None = None  # `hash KEY`
     hash_consistent: bool = False  # `hash KEY consistent` (ketama)
     random_two: bool = False  # `random two`
-    random_method: Literal["least_conn"] = "least_conn"  # `random two least_conn`
     keepalive: int = d.DEFAULT_UPSTREAM_KEEPALIVE  # idle connections cached; 0 = none
     keepalive_requests: int = d.DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS
     keepalive_time: float = d.DEFAULT_UPSTREAM_KEEPALIVE_TIME
@@ -212,11 +211,9 @@ class ProxyPass:
     """
 
     raw: str
-    scheme: str  # "http"
     upstream: str  # name of the upstream group (explicit or implicit)
     proxy_host: str  # value of $proxy_host: "backend" or "127.0.0.1:8080"
     uri: str | None
-    has_variables: bool = False
     port: int = 80  # value of $proxy_port: the port written in proxy_pass, 80 by default
 
 

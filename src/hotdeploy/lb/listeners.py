@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
+from hotdeploy.config.addresses import key_text
 from hotdeploy.config.model import Listen, MainConfig
 from hotdeploy.errors import HotdeployError
 
@@ -39,10 +40,10 @@ def bind(listen: Listen) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        host = f"[{listen.host}]" if ":" in listen.host else listen.host
         # nginx: bind() to 0.0.0.0:80 failed (98: Address already in use)
         raise HotdeployError(
-            f"bind() to {host}:{listen.port} failed ({exc.errno}: {exc.strerror})"
+            f"bind() to {key_text(listen.host, listen.port)} failed "
+            f"({exc.errno}: {exc.strerror})"
         ) from exc
     return sock
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 
 from hotdeploy.errors import HotdeployError
+from hotdeploy.fileio import atomic_write
+
+# Readable by everyone, as nginx's pid file: `-s reload` may be run by another user.
+PID_FILE_MODE = 0o644
 
 
 def write_pid(path: str, pid: int) -> None:
     # Written atomically so that a concurrent `-s reload` never reads a half-written number.
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.{pid}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(f"{pid}\n")
-    os.replace(tmp, path)
+    atomic_write(path, f"{pid}\n", mode=PID_FILE_MODE)
 
 
 def remove_pid(path: str, pid: int) -> None:

@@ -99,7 +99,6 @@ class ClientConnection(GeneratedResponses):
         self.closed = False
         self.shutting_down = False
         self.reading_paused = False
-        self.writing_paused = False
         self.parser_dead = False
         self.upgrade_data = b""
         self.head_bytes = 0
@@ -244,7 +243,6 @@ class ClientConnection(GeneratedResponses):
     def pause_writing(self) -> None:
         # The client reads slower than the upstream sends: stop reading the upstream
         # (bounded memory) and start send_timeout (nginx: between two successive writes).
-        self.writing_paused = True
         if self.tunnel is not None:
             self.tunnel.client_pause_writing()
             return
@@ -256,7 +254,6 @@ class ClientConnection(GeneratedResponses):
                       else d.DEFAULT_SEND_TIMEOUT)
 
     def resume_writing(self) -> None:
-        self.writing_paused = False
         if self.tunnel is not None:
             self.tunnel.client_resume_writing()
             return

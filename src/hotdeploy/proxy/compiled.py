@@ -19,7 +19,8 @@ COMPILED_MODULES = tuple(f"hotdeploy.{name}" for name in (
     "proxy.client", "proxy.exchange", "proxy.upstream", "proxy.timers", "proxy.response_head",
     "proxy.upstream_request", "proxy.responses", "proxy.request", "proxy.plan", "proxy.clock",
     "upstream.peer", "upstream.group", "upstream.attempt", "proxy.runtime", "config.model",
-    "proxy.write_batch"))
+    "proxy.write_batch", "upstream.eligibility", "balancer.round_robin",
+    "upstream.passive"))
 
 
 def source_path(name: str) -> str:

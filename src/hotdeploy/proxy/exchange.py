@@ -16,7 +16,7 @@ import httptools
 
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
-from hotdeploy.proxy.retry import NON_IDEMPOTENT_METHODS, RETRYABLE_STATUSES, FailureKind, decide
+from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
 from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
@@ -311,11 +311,11 @@ class Exchange:
         self.conn = None
         if not self.header_done:
             if (self.reused and conn.received == 0 and not self.retried_stale
-                    and (self.req.method not in NON_IDEMPOTENT_METHODS
-                         or "non_idempotent" in self.plan.next_upstream)):
+                    and may_resend(self.req.method, True, self.plan.next_upstream)):
                 # A cached connection the server closed as we reused it (the keep-alive race):
                 # not the peer's fault; retry once on a fresh connection to the same peer.
-                # POST/LOCK/PATCH keep nginx's guard: the server may have acted on them.
+                # The request went out on that connection, so nginx's non-idempotent guard
+                # applies: the server may have acted on a POST/LOCK/PATCH.
                 self.retried_stale = True
                 self.reused = False
                 self._connect()
@@ -426,7 +426,7 @@ class Exchange:
         client = self.client
         if client.write_limit != limit:
             # proxy_buffering / proxy_buffer_size: how much response we hold for this client
-            # before pausing the upstream (plan.response_buffer_limit).
+            # before pausing the upstream (planner.response_buffer_limit).
             client.write_limit = limit
             client.transport.set_write_buffer_limits(high=limit)
         head, self.length_known, self.out_chunked, keep = client_head(

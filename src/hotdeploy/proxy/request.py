@@ -164,9 +164,10 @@ def _proxy_host(r: Request) -> str:
 
 
 def _proxy_port(r: Request) -> str:
-    host = _proxy_host(r)
-    _, sep, port = host.rpartition(":")
-    return port if sep and port.isdigit() else "80"
+    # The port config.http resolved for proxy_pass (80 when none is written), not a parse of
+    # $proxy_host, which leaves the default port out.
+    pp = _proxy_pass(r)
+    return str(pp.port) if pp else "80"
 
 
 def _xff(r: Request) -> str:

@@ -44,6 +44,14 @@ def counts_as_failure(kind: FailureKind, next_upstream: frozenset[str]) -> bool:
     return kind in next_upstream
 
 
+def may_resend(method: str, request_sent: bool, next_upstream: frozenset[str]) -> bool:
+    """nginx's non-idempotent guard: POST, LOCK and PATCH are not sent to a server again once
+    one may have received them (it may have acted on them), unless `proxy_next_upstream
+    non_idempotent` allows it. A request that never left (the connection failed) may go."""
+    return (not request_sent or method not in NON_IDEMPOTENT_METHODS
+            or "non_idempotent" in next_upstream)
+
+
 def decide(
     kind: FailureKind,
     next_upstream: frozenset[str],
@@ -66,8 +74,7 @@ def decide(
         kind in next_upstream
         and not response_started
         and not body_streamed
-        and not (request_sent and method in NON_IDEMPOTENT_METHODS
-                 and "non_idempotent" not in next_upstream)
+        and may_resend(method, request_sent, next_upstream)
         and tries < max_tries
         and (tries_limit == 0 or tries < tries_limit)
         and (timeout == 0 or elapsed < timeout)

@@ -17,7 +17,8 @@ from typing import Any
 from hotdeploy import defaults as d
 from hotdeploy.config.model import MainConfig, ServerConfig, walk_locations
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
-from hotdeploy.proxy.plan import LocationPlan, build_plan
+from hotdeploy.proxy.plan import LocationPlan
+from hotdeploy.proxy.planner import build_plan
 from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
@@ -208,7 +209,7 @@ def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
                   error_log: ErrorLog | None = None) -> Runtime:
     """Build a generation; peer state, log files and the error log carry over from `previous`."""
     from hotdeploy.config.routing import Router
-    from hotdeploy.upstream.group import rebuild_groups
+    from hotdeploy.upstream.rebuild import rebuild_groups
 
     if error_log is None:
         if previous is not None:

@@ -213,9 +213,6 @@ class HealthChecker:
     def checks(self) -> list[HealthCheckConfig]:
         return list(self._checks.values())
 
-    def checks_for(self, upstream: str) -> list[HealthCheckConfig]:
-        return [c for c in self._checks.values() if c.upstream == upstream]
-
     def start(self) -> None:
         """Mark mandatory peers "checking" at once, then probe every peer (needs a running loop)."""
         self._running = True

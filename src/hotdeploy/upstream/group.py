@@ -16,15 +16,16 @@ from functools import partial
 from typing import Any
 
 from hotdeploy.balancer import Pick, Policy, policies_for
-from hotdeploy.balancer.round_robin import RoundRobin
+from hotdeploy.balancer.round_robin import RoundRobin, smooth_wrr
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
 from hotdeploy.defaults import NO_LIVE_UPSTREAMS_RESETS_FAILS
 from hotdeploy.upstream import passive, slow_start
 from hotdeploy.upstream.attempt import Attempt
+from hotdeploy.upstream.eligibility import eligible
 from hotdeploy.upstream.events import NO_LIVE_UPSTREAMS, PeerEvent
 from hotdeploy.upstream.peer import HealthState, Peer
 
-__all__ = ["Attempt", "PeerEvent", "PeerGroup", "rebuild_groups"]
+__all__ = ["PeerGroup"]
 
 EventSink = Callable[[PeerEvent], None]
 
@@ -114,61 +115,27 @@ class PeerGroup:
 
     # ------------------------------------------------------------------ selection
     def _eligible_fn(self, attempt: Attempt, now: float) -> Callable[[Peer], bool]:
-        """nginx's eligibility test (not tried, not down, not full, not failed out) plus NGINX
-        Plus's drain and active health. Inlined: it runs for every peer of every request."""
+        """upstream.eligibility for this request, as the policies take it."""
         tried = attempt.tried
         single = self._single()
-
-        def eligible(p: Peer) -> bool:
-            if tried >> p.id & 1 or p.down or p.draining or p.health != "healthy":
-                return False
-            if p.max_conns and p.conns >= p.max_conns:
-                return False
-            if single or not p.max_fails or p.fails < p.max_fails:
-                return True
-            return now - p.checked > p.fail_timeout  # passive.failed_out, inverted
-
-        return eligible
+        return lambda p: eligible(p, tried, single, now)
 
     def is_available(self, peer: Peer, now: float) -> bool:
         """Would take a new request now (ignoring which peers a request already tried)."""
-        return self._eligible_fn(Attempt(), now)(peer)
+        return eligible(peer, 0, self._single(), now)
 
     def _pick(self, policy: Policy, tier: list[Peer], attempt: Attempt, now: float) -> Peer | None:
         if not tier:
             return None
         return policy.select(Pick(tier, attempt, self._eligible_fn(attempt, now),
-                                  partial(slow_start.ramped_weight, now=now)))
+                                  partial(slow_start.ramped_weight, now=now), now))
 
     def _round_robin(self, tier: list[Peer], tried: int, now: float) -> Peer | None:
-        """Smooth weighted round robin with the eligibility test inlined: the same rules as
-        `_eligible_fn` + `balancer.round_robin.smooth_wrr` in one loop, because this runs for
+        """balancer.round_robin's policy without building a Pick and its callbacks: the same
+        eligibility function and the same smooth_wrr, called directly, because this runs for
         every request (docs/benchmarks.md: every microsecond per request costs ~2.5%)."""
-        single = len(self.peers) == 1 and not self.peers[0].backup
-        best: Peer | None = None
-        total = 0.0
-        for p in tier:
-            if p.down or p.draining or p.health != "healthy" or (tried and tried >> p.id & 1):
-                continue
-            if p.max_conns and p.conns >= p.max_conns:
-                continue
-            if (p.max_fails and p.fails >= p.max_fails and not single
-                    and now - p.checked <= p.fail_timeout):
-                continue  # passive.failed_out
-            step = float(p.effective_weight)
-            if p.slow_start_began is not None:
-                ramped = slow_start.ramped_weight(p, now)
-                if ramped < step:
-                    step = ramped
-            p.current_weight += step
-            total += step
-            if p.effective_weight < p.weight:
-                p.effective_weight += 1
-            if best is None or p.current_weight > best.current_weight:
-                best = p
-        if best is not None:
-            best.current_weight -= total
-        return best
+        single = self._single()
+        return smooth_wrr([p for p in tier if eligible(p, tried, single, now)], now)
 
     def select(self, attempt: Attempt, now: float) -> Peer | None:
         if self._tier_shape[0] == self._version and self._tier_shape[1] == len(self.peers):
@@ -194,8 +161,7 @@ class PeerGroup:
         peer.conns += 1
         peer.requests += 1
         peer.selected = now + self.wall_offset
-        if now - peer.checked > peer.fail_timeout:
-            peer.checked = now  # passive.stamp_selected, inlined
+        passive.stamp_selected(peer, now)
         return peer
 
     def _no_live_upstreams(self, reset: list[Peer], now: float) -> None:
@@ -355,5 +321,3 @@ def _validated(name: str, value: Any) -> Any:
         raise ValueError(f"invalid \"{name}\": expected an integer >= {minimum}")
     return value
 
-
-from hotdeploy.upstream.rebuild import rebuild_groups  # noqa: E402  (re-export; needs PeerGroup)

@@ -95,9 +95,6 @@ class HealthBook:
     def __init__(self) -> None:
         self._states: dict[Peer, dict[Hashable, CheckState]] = {}
 
-    def tracks(self, check_key: Hashable, peer: Peer) -> bool:
-        return check_key in self._states.get(peer, {})
-
     def state(self, check_key: Hashable, peer: Peer) -> CheckState | None:
         return self._states.get(peer, {}).get(check_key)
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hotdeploy.balancer import policies_for
 from hotdeploy.config.model import ServerSpec, UpstreamConfig
 from hotdeploy.upstream.events import PeerEvent
+from hotdeploy.upstream.group import PeerGroup
 from hotdeploy.upstream.peer import Peer
-
-if TYPE_CHECKING:
-    from hotdeploy.upstream.group import PeerGroup
 
 
 def rebuild_groups(
@@ -40,8 +37,6 @@ def rebuild_groups(
     `health_checked` (optional): upstreams that still have active checks; servers of the
     others are set healthy, since nothing would ever pass them again. `wall_offset`
     (time.time() - time.monotonic(), computed by the caller) makes Peer.selected wall-clock."""
-    from hotdeploy.upstream.group import PeerGroup
-
     groups: dict[str, PeerGroup] = {}
     for name, config in upstreams.items():
         group = old.get(name)

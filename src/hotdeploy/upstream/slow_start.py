@@ -21,8 +21,3 @@ def ramped_weight(peer: Peer, now: float) -> float:
     if elapsed >= peer.slow_start:
         return peer.weight
     return peer.weight * max(elapsed / peer.slow_start, SLOW_START_MIN_FRACTION)
-
-
-def ramping(peer: Peer, now: float) -> bool:
-    began = peer.slow_start_began
-    return began is not None and peer.slow_start > 0 and now - began < peer.slow_start

@@ -5,21 +5,19 @@ the parameters of the upstream `server` directive (weight=, max_conns=, max_fail
 fail_timeout=, slow_start=, backup, down). A missing file means "no servers yet", as for NGINX
 Plus, whose documentation lets the file be absent on the first start.
 
-Writes are atomic (temporary file in the same directory, fsync, rename) so that a crash or a
+Writes are atomic (fileio.atomic_write: temporary file, fsync, rename) so that a crash or a
 reload reading the file mid-write never sees half a server list.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import os
-import tempfile
 from collections.abc import Iterable
 
 from hotdeploy import defaults as d
+from hotdeploy.config.addresses import parse_server_address
 from hotdeploy.config.model import ServerSpec, Source
 from hotdeploy.errors import ConfigError
+from hotdeploy.fileio import atomic_write
 from hotdeploy.units import format_time, parse_duration
 from hotdeploy.upstream.peer import Peer
 
@@ -50,19 +48,7 @@ def parse_state(text: str, path: str = "<state>") -> list[ServerSpec]:
 
 def save_state(path: str, peers: Iterable[Peer]) -> None:
     """Write the peers' current (API-modified) parameters atomically to `path`."""
-    text = format_state(peers)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
+    atomic_write(path, format_state(peers))
 
 
 def format_state(peers: Iterable[Peer]) -> str:
@@ -89,33 +75,6 @@ def format_server(peer: Peer) -> str:
     return " ".join(parts) + ";"
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """`host:port`, `[v6]:port`, `host` (port 80) -> (host, port). Raises ValueError."""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f'invalid address "{text}"')
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ValueError(f'invalid address "{text}"')
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    elif ":" in text:  # a bare IPv6 address
-        host, port_text = text, ""
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f'invalid address "{text}"')
-    port = d.DEFAULT_UPSTREAM_PORT
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f'invalid port in "{text}"')
-        port = int(port_text)
-    if ":" in host:
-        ipaddress.IPv6Address(host)  # raises ValueError on garbage
-    return host, port
-
-
 def _parse_line(line: str, path: str, lineno: int) -> ServerSpec:
     if not line.endswith(";"):
         raise ConfigError('unexpected end of line, expecting ";"', path, lineno)
@@ -123,7 +82,7 @@ def _parse_line(line: str, path: str, lineno: int) -> ServerSpec:
     if len(words) < 2 or words[0] != "server":
         raise ConfigError(f'unknown directive "{words[0] if words else ""}"', path, lineno)
     try:
-        host, port = parse_address(words[1])
+        host, port = parse_server_address(words[1])
     except ValueError as e:
         raise ConfigError(str(e), path, lineno) from None
     params: dict[str, object] = {}
@@ -148,8 +107,3 @@ def _parse_param(key: str, sep: str, value: str) -> object:
     if key in _TIME_PARAMS and sep:
         return parse_duration(value)
     raise ValueError(key)
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
