@@ -1,9 +1,9 @@
 """The `hotdeploy` command line.
 
 Each command family lives in its own module and registers itself here: `hotdeploy lb` (the
-data plane, nginx's flags) and the control-plane verbs (cli.control). `fail` is the one place
-that turns an error into a message and an exit code (each error class carries its code:
-hotdeploy.errors).
+data plane, nginx's flags) and the control-plane verbs (cli.control). `cli.fail.fail` is the
+one place that turns an error into a message and an exit code (each error class carries its
+code: hotdeploy.errors).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
 from hotdeploy import __version__
-from hotdeploy.errors import HotdeployError
 
 app = typer.Typer(
     name="hotdeploy",
@@ -32,12 +30,6 @@ def _root(
     if version:
         typer.echo(f"hotdeploy {__version__}")
         raise typer.Exit(0)
-
-
-def fail(exc: HotdeployError) -> typer.Exit:
-    """Print a HotdeployError as `hotdeploy: message` on stderr; the exit code is its class's."""
-    Console(stderr=True).print(f"[red]hotdeploy:[/red] {exc}", markup=True, highlight=False)
-    return typer.Exit(exc.exit_code)
 
 
 def _register_commands() -> None:

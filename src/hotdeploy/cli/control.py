@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.live import Live
 
 from hotdeploy import defaults as d
-from hotdeploy.cli import fail
+from hotdeploy.cli.fail import fail
 from hotdeploy.cli.render import releases_table, status_table
 from hotdeploy.dataplane import dataplane_for
 from hotdeploy.errors import ControlError, HotdeployError
