@@ -19,6 +19,8 @@ export_app = typer.Typer(name="export", no_args_is_help=True,
 FileOpt = typer.Option(d.PROJECT_FILE, "-f", "--file", help="The project file.")
 KubeOutOpt = typer.Option("deploy/kubernetes", "-o", "--output",
                           help="Directory to write the manifests to.")
+SystemdOutOpt = typer.Option("deploy/systemd", "-o", "--output",
+                             help="Directory to write the units to.")
 err = Console(stderr=True)
 
 
@@ -64,6 +66,40 @@ def kubernetes(
     write_files(out, files)
     for note in approximations(project):
         err.print(f"[yellow]note:[/yellow] {note}", markup=True, highlight=False)
+
+
+@export_app.command("systemd")
+def systemd(
+    file: str = FileOpt,
+    out: Path = SystemdOutOpt,
+    root: str = typer.Option("", "--root",
+                             help="Where the project lives on the machine (default "
+                                  "/srv/hotdeploy/PROJECT): releases, nginx.conf, state."),
+    venv: str = typer.Option("/opt/hotdeploy", "--venv",
+                             help="The virtualenv hotdeploy is installed in on the machine."),
+    user: str = typer.Option("hotdeploy", "--user", help="The user the units run as."),
+    base_port: int = typer.Option(9000, "--base-port",
+                                  help="Instance ports: the Nth service gets BASE+100*N+1..."),
+    admin_port: int = typer.Option(0, "--admin-port",
+                                   help="The balancer's API port (default: admin_listen's, "
+                                        "or 9900 when that is 0)."),
+) -> None:
+    """systemd units: a template unit per service (instance = port), the balancer's unit, its
+    nginx.conf and a README on installing and hot-deploying by hand."""
+    from hotdeploy.export.sources import current_releases
+    from hotdeploy.export.systemd import SystemdOptions, export_systemd
+    from hotdeploy.orchestrator.state import ProjectPaths
+    from hotdeploy.project.loader import load_project
+
+    try:
+        project = load_project(file)
+        releases = current_releases(project, ProjectPaths.for_file(file))
+        files = export_systemd(project, releases, SystemdOptions(
+            root=root or None, venv=venv, user=user, base_port=base_port,
+            admin_port=admin_port or None, source=Path(file).name))
+    except HotdeployError as exc:
+        raise fail(exc) from None
+    write_files(out, files)
 
 
 def register(app: typer.Typer) -> None:
