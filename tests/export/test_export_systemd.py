@@ -211,6 +211,8 @@ def test_cli_writes_the_units(tmp_path):
                                       "--root", "/srv/shop", "--admin-port", "9999"])
     assert result.exit_code == 0, result.output
     assert (out / "hotdeploy-shop-orders@.service").is_file()
-    assert "listen 127.0.0.1:9999;" in (out / "nginx.conf").read_text()
+    conf = (out / "nginx.conf").read_text()
+    assert "listen 127.0.0.1:9999;" in conf
+    assert "location = /metrics {\n            metrics;" in conf
     assert "/srv/shop/releases/orders/current/code" in \
         (out / "hotdeploy-shop-orders@.service").read_text()

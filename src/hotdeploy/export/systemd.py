@@ -90,12 +90,24 @@ def export_systemd(project: Project, releases: dict[str, ReleaseInfo] | None = N
     for name, spec in project.deployables().items():
         files[unit_name(project, name)] = _instance_template(project, name, spec, options, root)
     topology = topology_of(project)
-    files["nginx.conf"] = render(topology, LbPaths(root), admin_port(project, options),
-                                 options.source)
+    files["nginx.conf"] = with_metrics(render(topology, LbPaths(root),
+                                              admin_port(project, options), options.source))
     for name, instance_ports in ports(project, options).items():
         files[f"lb/{upstream_name(project, name)}.state"] = _state(project, instance_ports)
     files["README.md"] = _readme(project, releases or {}, options, root)
     return dict(sorted(files.items()))
+
+
+def with_metrics(conf: str) -> str:
+    """The balancer's Prometheus endpoint beside its API (loopback only, as the API): on a VM
+    nothing else publishes the balancer's numbers, where the control process's `status` does
+    locally."""
+    api = "        location /api {"
+    if conf.count(api) != 1:
+        raise AssertionError("the built-in balancer's configuration changed: update systemd.py")
+    metrics = ["        location = /metrics {", "            metrics;",
+               "            allow 127.0.0.1;", "            deny all;", "        }"]
+    return conf.replace(api, "\n".join([*metrics, api]))
 
 
 # --- units -----------------------------------------------------------------------------------
