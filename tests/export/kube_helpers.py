@@ -14,7 +14,8 @@ def project(**overrides):
         "services": {
             "orders": {"app": "orders.api:app", "route": "/orders", "instances": 3,
                        "version": "1.0.0", "memory": "256Mi", "cpus": 0.5,
-                       "metrics": "/metrics", "env": {"MODE": "yes", "LEVEL": "1.0"},
+                       "metrics": "/metrics", "env": {"MODE": "yes", "LEVEL": "1.0",
+                                                         "HOME_REF": "$(HOME)"},
                        "autoscale": {"min": 2, "max": 10, "cpu": 70}},
             "payments": {"command": "java -jar pay.jar --port {port}", "route": "/payments",
                          "instances": 2, "strategy": "blue-green", "health": "/ready"},

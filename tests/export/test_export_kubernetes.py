@@ -90,6 +90,8 @@ def test_image_version_digest_and_env(files):
     assert env["PORT"] == str(k8s.CONTAINER_PORT) == str(container["ports"][0]["containerPort"])
     # YAML 1.1 would read `yes` and `1.0` as a boolean and a number: they stay strings.
     assert (env["MODE"], env["LEVEL"]) == ("yes", "1.0")
+    # `$(HOME)` would be expanded by Kubernetes: escaped so the pod sees it as written.
+    assert env["HOME_REF"] == "$$(HOME)"
     # No release built: the `version` key, else "latest"; no digest annotation.
     backoffice = by_name(files, "Deployment")["shop-backoffice"]
     image = backoffice["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -302,3 +304,14 @@ def test_cli_writes_the_files_and_a_second_run_writes_the_same_bytes(tmp_path):
                    '[services.a]\napp = "a:b"\ninstances = 2\n')
     result = runner.invoke(app, ["export", "kubernetes", "-f", str(bad), "-o", str(out)])
     assert result.exit_code == 1
+
+
+def test_the_hotdeploy_command_has_the_export_verbs():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "from hotdeploy.cli import main; main()",
+                             "export", "--help"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "kubernetes" in result.stdout and "systemd" in result.stdout

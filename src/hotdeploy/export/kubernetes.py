@@ -225,7 +225,10 @@ def _container(project: Project, name: str, spec: ServiceSection | UnitSection,
            {"name": "HOTDEPLOY_PROJECT", "value": project.project.name},
            {"name": "HOTDEPLOY_SERVICE", "value": name},
            {"name": "HOTDEPLOY_VERSION", "value": release.version}]
-    env += [{"name": key, "value": value} for key, value in sorted(spec.env.items())]
+    # Kubernetes expands `$(VAR)` in values and reads `$$` as `$`; doubling every `$` keeps
+    # the value literal, as the local runtime passes it.
+    env += [{"name": key, "value": value.replace("$", "$$")}
+            for key, value in sorted(spec.env.items())]
     container: dict[str, Any] = {
         "name": dns_label(name),
         "image": image_ref(options.registry, project.project.name, name, release.version),
