@@ -24,6 +24,8 @@ PURE = [
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",
     "hotdeploy.dataplane.builtin.config",
+    "hotdeploy.export.common", "hotdeploy.export.yamltext", "hotdeploy.export.kubernetes",
+    "hotdeploy.export.sources", "hotdeploy.export.systemd",
 ]
 
 

@@ -114,3 +114,27 @@ def test_duration_formatting_round_trips():
     assert format_time(30.0) == "30s"
     assert format_time(0.25) == "250ms"
     assert parse_duration(format_time(1.5)) == 1.5
+
+
+def test_resources_autoscale_and_metrics_keys():
+    project = parse_project(minimal(services={"orders": {
+        "app": "a:b", "memory": "512Mi", "cpus": 0.5, "metrics": "/metrics",
+        "autoscale": {"min": 2, "max": 10, "cpu": 70}}}))
+    orders = project.services["orders"]
+    assert (orders.memory, orders.cpus, orders.metrics) == ("512Mi", 0.5, "/metrics")
+    assert orders.autoscale is not None and (orders.autoscale.min, orders.autoscale.max,
+                                             orders.autoscale.cpu) == (2, 10, 70)
+    plain = parse_project(minimal()).services["orders"]
+    assert (plain.memory, plain.cpus, plain.autoscale, plain.metrics) == (None,) * 4
+
+
+def test_resources_and_autoscale_are_checked():
+    assert "services.orders.memory" in error_of(
+        minimal(services={"orders": {"app": "a:b", "memory": "512MB"}}))
+    assert "services.orders.cpus" in error_of(
+        minimal(services={"orders": {"app": "a:b", "cpus": 0}}))
+    message = error_of(minimal(services={"orders": {"app": "a:b",
+                                                    "autoscale": {"min": 5, "max": 2}}}))
+    assert "services.orders.autoscale" in message and "must not exceed max" in message
+    assert "services.orders.autoscale.max: is required" in error_of(
+        minimal(services={"orders": {"app": "a:b", "autoscale": {"min": 2}}}))

@@ -1,9 +1,9 @@
 """The `hotdeploy` command line.
 
 Each command family lives in its own module and registers itself here: `hotdeploy lb` (the
-data plane, nginx's flags) and the control-plane verbs (cli.control). `cli.fail.fail` is the
-one place that turns an error into a message and an exit code (each error class carries its
-code: hotdeploy.errors).
+data plane, nginx's flags), the control-plane verbs (cli.control) and `hotdeploy export`
+(cli.export). `cli.fail.fail` is the one place that turns an error into a message and an exit
+code (each error class carries its code: hotdeploy.errors).
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ def _root(
 
 
 def _register_commands() -> None:
-    from hotdeploy.cli import control
+    from hotdeploy.cli import control, export
     from hotdeploy.lb import command as lb_command
 
     lb_command.register(app)
     control.register(app)
+    export.register(app)
 
 
 def main() -> None:

@@ -84,6 +84,24 @@ class BalancerSection(_Strict):
 
 
 VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
+# Kubernetes' binary quantities ("512Mi", "2Gi"; a bare number is bytes): one spelling that the
+# Kubernetes export passes on as is and the systemd and Docker exports convert.
+Memory = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti)?$")]
+
+
+class AutoscaleSection(_Strict):
+    """Instances between `min` and `max`, aiming at `cpu` percent of the CPU request. Only
+    platforms that scale on their own honour it (Kubernetes' HorizontalPodAutoscaler)."""
+
+    min: Annotated[int, Field(ge=1, le=1000)]
+    max: Annotated[int, Field(ge=1, le=1000)]
+    cpu: Annotated[int, Field(ge=1, le=1000)] = 80
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AutoscaleSection:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
 
 
 class _Deployable(_Strict):
@@ -98,6 +116,14 @@ class _Deployable(_Strict):
     # top of defaults.RELEASE_ALWAYS_EXCLUDED.
     exclude: tuple[str, ...] = ()
     strategy: DeployStrategy | None = None  # overrides [deploy].strategy for this one
+    # --- resources and platform hints: read by the exports (and container runtimes); the
+    # built-in local runtime does not limit its processes.
+    memory: Memory | None = None  # memory limit (and request) of each instance
+    cpus: Annotated[float, Field(gt=0, le=256)] | None = None  # CPUs of each instance
+    autoscale: AutoscaleSection | None = None
+    # The path where the instance serves Prometheus metrics (scraped by the platform's
+    # Prometheus); none: it serves none.
+    metrics: Annotated[str, Field(pattern=_PATH)] | None = None
 
     @field_validator("path")
     @classmethod
