@@ -190,6 +190,9 @@ class Controller:
         except HotdeployError as exc:
             self.boot_error = str(exc)
             self._boot(f"boot failed: {exc}")
+        except Exception as exc:  # a bug or a library's own error: say so instead of hanging `up`
+            self.boot_error = f"internal error: {exc!r}"
+            self._boot(f"boot failed: {self.boot_error}")
 
     def _boot(self, message: str) -> None:
         self.boot_log.append(message)

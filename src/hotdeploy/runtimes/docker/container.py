@@ -93,8 +93,7 @@ def run_options(spec: InstanceSpec, settings: RuntimeSection, image: str, place:
         # hotdeploy's supervisor restarts crashed instances (with back-off, taking them out of
         # the balancer first); a daemon restarting them too would race it.
         "restart_policy": {"Name": "no"},
-        "stop_signal": "SIGTERM",
-        "stop_timeout": int(settings.stop_grace) if settings.stop_grace is not None else None,
+        "stop_signal": "SIGTERM",  # then SIGKILL after stop_grace (DockerRuntime.stop)
     }
     if place.network == "host":
         options["network_mode"] = "host"
