@@ -57,12 +57,14 @@ def ensure_base_image() -> str:
 
 def make_docker_project(tmp: Path, *, balancer: str = "active-active", orders: int = 3,
                         name: str = "dshop", orders_runtime: str = "",
-                        deploy: str = "") -> tuple[Path, int]:
+                        deploy: str = "", dockerfile: str | None = None) -> tuple[Path, int]:
     """orders (3 containers) on the docker runtime, payments as a local process: one project,
     two runtimes."""
     root = tmp / "shop"
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns(".hotdeploy", "__pycache__"))
     port = free_port()
+    if dockerfile is not None:
+        (root / "Dockerfile").write_text(dockerfile)
     (root / "hotdeploy.toml").write_text(f"""
 [project]
 name = "{name}"
@@ -105,3 +107,14 @@ stop_grace = "3s"
 def project_containers(project: str, all_: bool = True) -> list:
     return docker_client().containers.list(
         all=all_, filters={"label": [f"hotdeploy.project={project}"]})
+
+
+# A service's own Dockerfile that runs the built-in ASGI host: it copies the runner hotdeploy
+# adds to the build context.
+USER_DOCKERFILE = f"""FROM {BASE_IMAGE}
+COPY .hotdeploy-runner/ /opt/hotdeploy/lib/
+ENV PYTHONPATH=/opt/hotdeploy/lib
+COPY . /app/
+WORKDIR /app
+USER 10001:10001
+"""

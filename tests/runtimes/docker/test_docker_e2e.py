@@ -10,7 +10,12 @@ import time
 
 import httpx
 import pytest
-from dockertools import docker_client, make_docker_project, project_containers
+from dockertools import (
+    USER_DOCKERFILE,
+    docker_client,
+    make_docker_project,
+    project_containers,
+)
 from hd_e2e_harness import Load, cli, pids, service, status, versions
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("base_image", "leftovers")]
@@ -173,3 +178,18 @@ def test_sigkill_of_the_control_process_then_up_adopts_the_containers(dshop):
         i["ref"] for s in before["services"] if s["name"] == "orders" for i in s["instances"]}
     logs = cli(file, "logs", "orders", "-n", "5")
     assert logs.returncode == 0, logs.stderr
+
+
+def test_a_failed_image_build_fails_the_deploy_before_anything_is_touched(dshop):
+    file, _ = dshop(orders=1, orders_runtime='dockerfile = "Dockerfile"',
+                       dockerfile=USER_DOCKERFILE)
+    before = refs(file)
+    (file.parent / "Dockerfile").write_text(USER_DOCKERFILE + "RUN echo broken step && exit 7\n")
+    result = cli(file, "deploy", "orders", "--version", "2.0.0", timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "building image hotdeploy/dshop-orders:2.0.0 failed" in out
+    assert "broken step" in out and "non-zero code: 7" in out
+    assert "started orders-" not in out  # no instance was started, none stopped
+    assert refs(file) == before and versions(file, "orders") == ["1.0.0"]
+    assert {c.labels["hotdeploy.version"] for c in project_containers("dshop")} == {"1.0.0"}
