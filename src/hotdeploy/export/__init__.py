@@ -1,0 +1,1 @@
+"""Exports: a project rendered for another tool to run (one module per format)."""
