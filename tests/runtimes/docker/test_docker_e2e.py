@@ -193,3 +193,16 @@ def test_a_failed_image_build_fails_the_deploy_before_anything_is_touched(dshop)
     assert "started orders-" not in out  # no instance was started, none stopped
     assert refs(file) == before and versions(file, "orders") == ["1.0.0"]
     assert {c.labels["hotdeploy.version"] for c in project_containers("dshop")} == {"1.0.0"}
+
+
+def test_pruned_releases_take_their_images_along(dshop):
+    file, _ = dshop(orders=1, deploy="keep_releases = 1")
+    client = docker_client()
+    for version in ("2.0.0", "3.0.0"):
+        result = cli(file, "deploy", "orders", "--version", version, "--env",
+                     f"RELEASE={version}", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "pruned releases 1.0.0" in result.stdout
+    tags = {t for image in client.images.list(name="hotdeploy/dshop-orders") for t in image.tags}
+    assert "hotdeploy/dshop-orders:1.0.0" not in tags
+    assert {"hotdeploy/dshop-orders:2.0.0", "hotdeploy/dshop-orders:3.0.0"} <= tags
