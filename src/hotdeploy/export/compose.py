@@ -29,7 +29,7 @@ from hotdeploy.orchestrator.model import ControlState
 from hotdeploy.orchestrator.releases import ReleaseStore
 from hotdeploy.project.model import Project
 from hotdeploy.project.topology import Topology, UpstreamSpec, topology_of
-from hotdeploy.runtimes.docker.image import _PROBE, image_tag
+from hotdeploy.runtimes.docker.image import PROBE, image_tag
 from hotdeploy.units import format_time
 
 LB_CONF_TARGET = {"builtin": "/etc/hotdeploy/nginx.conf", "nginx": "/etc/nginx/nginx.conf"}
@@ -110,7 +110,7 @@ def _service(project: Project, service: str, version: str) -> dict[str, Any]:
         "deploy": deploy,
         # No hotdeploy supervisor under Compose: the engine restarts a crashed replica.
         "restart": "unless-stopped",
-        "healthcheck": {"test": ["CMD", "python3", "-c", _PROBE], "interval": "5s",
+        "healthcheck": {"test": ["CMD", "python3", "-c", PROBE], "interval": "5s",
                         "timeout": "3s", "retries": 3, "start_period": "10s"},
         "stop_signal": "SIGTERM",
         "stop_grace_period": _seconds(runtime.stop_grace if runtime.stop_grace is not None

@@ -34,7 +34,7 @@ USER_RUNNER = ".hotdeploy-runner"  # where a user's own Dockerfile finds the run
 LABEL = "hotdeploy"
 
 # HEALTHCHECK: stdlib only (slim images have no curl); any error or non-2xx/3xx exits 1.
-_PROBE = ("import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + "
+PROBE = ("import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + "
           "os.environ.get('PORT', '8000') + os.environ.get('HOTDEPLOY_HEALTH', '/health'), "
           "timeout=2)")
 
@@ -86,7 +86,7 @@ def dockerfile_text(project: str, release: Release, base_image: str,
         f"USER {d.DOCKER_USER}",
         f"EXPOSE {port}",
         "HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 "
-        f"CMD {json.dumps(['python3', '-c', _PROBE])}",
+        f"CMD {json.dumps(['python3', '-c', PROBE])}",
         f"CMD {json.dumps(cmd)}",
     ]
     return "\n".join(lines) + "\n"
