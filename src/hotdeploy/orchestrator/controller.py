@@ -210,8 +210,12 @@ class Controller:
             for info in list(svc.instances):
                 view = views.pop(info.address, None)
                 alive = await self._adopt(info.handle)
-                if alive and view is not None and info.state in (InstanceState.SERVING,
-                                                                  InstanceState.STARTING):
+                # An instance of another runtime kind (the service's kind changed in the
+                # project file) is replaced, not adopted: every later step of this service
+                # acts through its current runtime.
+                same_kind = info.handle.runtime == ctx.runtime.name
+                if alive and same_kind and view is not None and info.state in (
+                        InstanceState.SERVING, InstanceState.STARTING):
                     info.server_id = view.id
                     info.move(InstanceState.SERVING)
                     if view.state == "draining":  # an interrupted deploy was retiring it
@@ -223,8 +227,7 @@ class Controller:
                     info.server_id = None
                 elif view is not None:
                     await ops.unlist(ctx, info)
-                if alive and info.handle.runtime != ctx.runtime.name:
-                    # The service moved to another runtime kind: stop it where it runs.
+                if alive and not same_kind:  # stopped where it runs
                     await self.runtime_of_handle(info.handle).stop(
                         info.handle, self.project.deploy.stop_grace)
                     svc.instances.remove(info)
@@ -234,6 +237,10 @@ class Controller:
                     svc.instances.remove(info)
             for view in views.values():  # servers no instance owns any more
                 await self.dataplane.remove(ctx.upstream.name, view.id)
+            for info in [i for i in svc.standby if i.handle.runtime != ctx.runtime.name]:
+                await self.runtime_of_handle(info.handle).stop(info.handle,
+                                                               self.project.deploy.stop_grace)
+                svc.standby.remove(info)
             svc.standby = [i for i in svc.standby if await self._adopt(i.handle)]
             self.persist()
             await rollout.converge(ctx, self.active_passive)
