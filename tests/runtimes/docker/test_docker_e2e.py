@@ -42,6 +42,15 @@ def running(project: str = "dshop") -> list:
     return [c for c in project_containers(project, all_=False) if c.status == "running"]
 
 
+def gone(pid: int) -> bool:
+    """Exited (or a zombie nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def refs(file) -> set[str]:
     return {i["ref"] for i in service(file, "orders")["instances"]}
 
@@ -206,3 +215,21 @@ def test_pruned_releases_take_their_images_along(dshop):
     tags = {t for image in client.images.list(name="hotdeploy/dshop-orders") for t in image.tags}
     assert "hotdeploy/dshop-orders:1.0.0" not in tags
     assert {"hotdeploy/dshop-orders:2.0.0", "hotdeploy/dshop-orders:3.0.0"} <= tags
+
+
+def test_a_service_switched_to_docker_is_replaced_by_containers_at_the_next_up(dshop):
+    file, base = dshop(orders=1)
+    old = pids(file, "payments")
+    os.kill(status(file)["control_pid"], signal.SIGKILL)
+    time.sleep(1.0)
+    with file.open("a") as toml:
+        toml.write('\n[services.payments.runtime]\nkind = "docker"\n'
+                   'base_image = "hotdeploy-test-base:bookworm"\nnetwork = "host"\n')
+    again = cli(file, "up", "--detach", timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (instance,) = service(file, "payments")["instances"]
+    assert instance["runtime"] == "docker" and instance["alive"]
+    assert all(gone(pid) for pid in old)  # the local process was stopped
+    assert {c.labels["hotdeploy.service"] for c in running()} == {"orders", "payments"}
+    with httpx.Client(base_url=base, timeout=5, trust_env=False) as http:
+        assert http.get("/payments").status_code == 200
