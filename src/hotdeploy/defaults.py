@@ -134,8 +134,16 @@ RELEASES_DIR = "releases"  # under the state directory: releases/<service>/<vers
 RELEASE_ALWAYS_EXCLUDED = (".hotdeploy/", ".git/", "__pycache__/")
 DEPLOY_KEEP_RELEASES = 5  # per service; the current and previous releases are never pruned
 RELEASE_DIGEST_CHARS = 12  # a release without --version is named by this much of its digest
+
 WATCH_DEBOUNCE = 0.5  # `up --watch`: quiet time after the last change before a release is built
 CONTROL_POLL_INTERVAL = 0.25  # supervisor: how often instance liveness is checked
+
+# --- the docker runtime -------------------------------------------------------------------
+DOCKER_BASE_IMAGE = "python:3.11-slim"  # [runtime] base_image: needs python3 >= 3.11
+DOCKER_SOCKET = "unix:///var/run/docker.sock"  # when neither docker_host nor $DOCKER_HOST
+DOCKER_CONTAINER_PORT = 8000  # what an instance listens on inside its own network (bridge)
+DOCKER_USER = "10001:10001"  # instances run as this unprivileged uid:gid
+DOCKER_BUILD_LOG_LINES = 15  # lines of a failed image build quoted in the error
 
 # --- balancer (hotdeploy's own choices) ----------------------------------------------------------
 # NGINX Plus `slow_start`: a recovering server's weight ramps linearly from 0 to nominal; we

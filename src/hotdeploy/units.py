@@ -82,3 +82,12 @@ def format_time(seconds: float) -> str:
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     return f"{round(seconds * 1000)}ms"
+
+
+_BINARY = {"": 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def memory_bytes(quantity: str) -> int:
+    """A Kubernetes binary quantity ("512Mi", "2Gi", "1048576") in bytes."""
+    number = quantity.rstrip("KMGTi")
+    return int(number) * _BINARY[quantity[len(number):]]

@@ -13,7 +13,7 @@ def project(**overrides):
                                                               "passes": 3}},
         "services": {
             "orders": {"app": "orders.api:app", "route": "/orders", "instances": 3,
-                       "version": "1.0.0", "memory": "256Mi", "cpus": 0.5,
+                       "version": "1.0.0", "runtime": {"memory": "256Mi", "cpus": 0.5},
                        "metrics": "/metrics", "env": {"MODE": "yes", "LEVEL": "1.0",
                                                          "HOME_REF": "$(HOME)"},
                        "autoscale": {"min": 2, "max": 10, "cpu": 70}},

@@ -44,7 +44,8 @@ def service_of(files, name):
 @pytest.fixture(scope="module")
 def files():
     p = project(services={
-        "orders": {"app": "orders.api:app", "instances": 3, "memory": "512Mi", "cpus": 1.5,
+        "orders": {"app": "orders.api:app", "instances": 3,
+                   "runtime": {"memory": "512Mi", "cpus": 1.5},
                    "env": {"GREETING": 'say "hi" 100%', "B": "x\\y"}},
         "worker": {"command": "./bin/run --port {port} --cost $5", "route": "/work"},
     }, deploy={"stop_grace": "12s", "drain_timeout": "20s",
@@ -134,7 +135,8 @@ def written(tmp_path):
     interpreter as the machine's virtualenv (so every ExecStart program exists)."""
     root = tmp_path / "root"
     p = project(services={
-        "orders": {"app": "orders.api:app", "instances": 2, "memory": "64Mi", "cpus": 0.5},
+        "orders": {"app": "orders.api:app", "instances": 2,
+                   "runtime": {"memory": "64Mi", "cpus": 0.5}},
         "worker": {"command": "./run.sh --port {port}", "route": "/work"}})
     files = sd.export_systemd(p, {}, sd.SystemdOptions(root=str(root), venv=sys.prefix))
     out = tmp_path / "units"

@@ -32,6 +32,7 @@ from hotdeploy.orchestrator.releases import ReleaseStore
 from hotdeploy.orchestrator.state import ProjectPaths, load_state
 from hotdeploy.project.loader import load_project
 from hotdeploy.runtimes import runtime_for
+from hotdeploy.runtimes.base import Runtime
 
 console = Console()
 err = Console(stderr=True)
@@ -238,10 +239,18 @@ def down(file: str = FileOpt) -> None:
             if state is None:
                 console.print("nothing is running")
                 return
-            runtime = runtime_for("local", paths.logs)
+            project = load_project(file)
+            made: dict[str, Runtime] = {}
+
+            def runtime_named(kind: str) -> Runtime:
+                if kind not in made:
+                    made[kind] = runtime_for(kind, paths.logs, project, paths.base)
+                return made[kind]
+
             plane = dataplane_for(state.dataplane, paths.state_dir, str(paths.project_file))
-            grace = load_project(file).deploy.stop_grace
-            asyncio.run(teardown.teardown(paths, state, runtime, plane, grace, _progress))
+            kinds = {project.runtime_of(n).kind for n in project.deployables()}
+            asyncio.run(teardown.teardown(paths, state, runtime_named, plane,
+                                          project.deploy.stop_grace, _progress, kinds))
     except HotdeployError as exc:
         raise fail(exc) from None
     console.print("[green]stopped[/green]")

@@ -27,7 +27,7 @@ from hotdeploy.export.common import (
     image_ref,
     release_for,
 )
-from hotdeploy.project.model import Project, ServiceSection, UnitSection
+from hotdeploy.project.model import Project, RuntimeSection, ServiceSection, UnitSection
 from hotdeploy.project.topology import topology_of
 
 # The port every container listens on ($PORT inside the image, as the local runtime's
@@ -236,7 +236,7 @@ def _container(project: Project, name: str, spec: ServiceSection | UnitSection,
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "env": env,
     }
-    resources = _resources(spec)
+    resources = _resources(project.runtime_of(name))
     if resources:
         container["resources"] = resources
     container.update({
@@ -256,12 +256,12 @@ def _container(project: Project, name: str, spec: ServiceSection | UnitSection,
     return container
 
 
-def _resources(spec: ServiceSection | UnitSection) -> dict[str, Any]:
+def _resources(runtime: RuntimeSection) -> dict[str, Any]:
     limits: dict[str, str] = {}
-    if spec.cpus is not None:
-        limits["cpu"] = f"{round(spec.cpus * 1000)}m"
-    if spec.memory is not None:
-        limits["memory"] = spec.memory
+    if runtime.cpus is not None:
+        limits["cpu"] = f"{round(runtime.cpus * 1000)}m"
+    if runtime.memory is not None:
+        limits["memory"] = runtime.memory
     # Requests equal limits: the scheduler reserves what the instance may use (as `--cpus`
     # and `--memory` do for a container), and the autoscaler measures against the request.
     return {"requests": dict(limits), "limits": limits} if limits else {}
@@ -289,7 +289,7 @@ def _autoscaler(project: Project, name: str, spec: ServiceSection | UnitSection,
                 target: str, labels: dict[str, str]) -> dict[str, Any]:
     scale = spec.autoscale
     assert scale is not None
-    if spec.cpus is None:
+    if project.runtime_of(name).cpus is None:
         raise ExportError(f"{project.key_of(name)}.autoscale: needs cpus (the autoscaler "
                           f"measures CPU use as a share of each pod's CPU request)")
     return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",

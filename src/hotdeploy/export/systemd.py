@@ -172,10 +172,11 @@ def _instance_template(project: Project, name: str, spec: ServiceSection | UnitS
         "RestartSteps=5",
         f"RestartMaxDelaySec={_seconds(restart.max_backoff)}",
     ]
-    if spec.memory is not None:
-        lines.append(f"MemoryMax={_systemd_size(spec.memory)}")
-    if spec.cpus is not None:
-        lines.append(f"CPUQuota={round(spec.cpus * 100)}%")
+    resources = project.runtime_of(name)
+    if resources.memory is not None:
+        lines.append(f"MemoryMax={_systemd_size(resources.memory)}")
+    if resources.cpus is not None:
+        lines.append(f"CPUQuota={round(resources.cpus * 100)}%")
     lines += ["NoNewPrivileges=yes", "PrivateTmp=yes", "",
               "[Install]", f"WantedBy={target_unit(project)}", ""]
     return "\n".join(lines)

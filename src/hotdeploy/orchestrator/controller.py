@@ -1,5 +1,6 @@
-"""The controller: one project's orchestrator state, its runtime, its data plane and its
-release store, and the boot sequence that starts or adopts everything.
+"""The controller: one project's orchestrator state, its runtimes (one per `[runtime] kind` in
+use: each service or unit may choose its own), its data plane and its release store, and the
+boot sequence that starts or adopts everything.
 
 It knows no transport: the control socket (orchestrator.server) and the unit tests (with the
 fakes of hotdeploy.testing) drive the same object through the commands.
@@ -18,14 +19,20 @@ from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator import rollout, teardown
 from hotdeploy.orchestrator.backoff import RestartPolicy
 from hotdeploy.orchestrator.model import ControlState, InstanceState, ServiceState
-from hotdeploy.orchestrator.releases import Built, ReleaseSettings, ReleaseStore, SourceFilter
+from hotdeploy.orchestrator.releases import (
+    Built,
+    Release,
+    ReleaseSettings,
+    ReleaseStore,
+    SourceFilter,
+)
 from hotdeploy.orchestrator.state import ProjectPaths, load_state, save_state
 from hotdeploy.orchestrator.supervisor import Supervisor
 from hotdeploy.project.loader import load_project
 from hotdeploy.project.model import Project
 from hotdeploy.project.topology import topology_of
 from hotdeploy.runtimes import runtime_for
-from hotdeploy.runtimes.base import Runtime
+from hotdeploy.runtimes.base import Handle, ReleaseArtifacts, Runtime
 
 Emit = Callable[[str], None]
 
@@ -40,7 +47,10 @@ class Controller:
         self.project: Project = load_project(self.paths.project_file)
         self.topology = topology_of(self.project)
         self.state = load_state(self.paths.state_file) or ControlState()
-        self.runtime = runtime or runtime_for("local", self.paths.logs)
+        # A runtime given here (the tests' fake) runs every service, whatever its kind.
+        self._forced_runtime = runtime
+        self.runtimes: dict[str, Runtime] = {}
+        self.runtime = self.runtime_named(self.project.runtime.kind)  # the project's default
         self.dataplane = dataplane or dataplane_for(self.state.dataplane, self.paths.state_dir,
                                                     str(self.paths.project_file))
         self.store = ReleaseStore(self.paths.releases)
@@ -64,6 +74,30 @@ class Controller:
     def active_passive(self) -> bool:
         return self.project.balancer.strategy == "active-passive"
 
+    def runtime_named(self, kind: str) -> Runtime:
+        """The runtime of that kind (created on first use: a docker runtime connects lazily)."""
+        if self._forced_runtime is not None:
+            return self._forced_runtime
+        if kind not in self.runtimes:
+            self.runtimes[kind] = runtime_for(kind, self.paths.logs, self.project,
+                                              self.paths.base)
+        return self.runtimes[kind]
+
+    def runtime_of(self, name: str) -> Runtime:
+        """The runtime a service or unit runs on (`[runtime]` and its own overrides)."""
+        return self.runtime_named(self.project.runtime_of(name).kind)
+
+    def runtime_of_handle(self, handle: Handle) -> Runtime:
+        """The runtime that started a recorded instance (kinds may change between runs)."""
+        return self.runtime_named(handle.runtime)
+
+    def runtime_kinds(self) -> set[str]:
+        """Every kind the project file uses or a recorded instance ran on."""
+        kinds = {self.project.runtime_of(n).kind for n in self.project.deployables()}
+        kinds |= {i.handle.runtime for svc in self.state.services.values()
+                  for i in [*svc.instances, *svc.standby]}
+        return kinds
+
     def context(self, name: str, emit: Emit | None = None) -> ops.ServiceContext:
         def both(message: str) -> None:
             self.log(f"{name}: {message}")
@@ -73,7 +107,7 @@ class Controller:
         return ops.ServiceContext(
             project=self.project.project.name, service=self.state.services[name],
             upstream=self.topology.upstream(name), health=self.project.health_of(name),
-            deploy=self.project.deploy, runtime=self.runtime, dataplane=self.dataplane,
+            deploy=self.project.deploy, runtime=self.runtime_of(name), dataplane=self.dataplane,
             persist=self.persist, emit=both, probe=self.probe, clock=self.clock,
             sleep=self.sleep)
 
@@ -107,13 +141,22 @@ class Controller:
         return self.store.build(name, self.source_filter(name), settings, version,
                                 on_conflict=on_conflict, live=live)
 
-    def prune_releases(self, name: str, emit: Emit) -> None:
+    async def prepare(self, name: str, release: Release, emit: Emit) -> None:
+        """Whatever the service's runtime makes of a release before running it (an image)."""
+        runtime = self.runtime_of(name)
+        if isinstance(runtime, ReleaseArtifacts):
+            await runtime.prepare(release, emit)
+
+    async def prune_releases(self, name: str, emit: Emit) -> None:
         svc = self.state.services[name]
         removed = self.store.prune(name, self.project.deploy.keep_releases,
                                    svc.releases_in_use())
         if removed:
             emit(f"pruned releases {', '.join(removed)} (keep_releases = "
                  f"{self.project.deploy.keep_releases})")
+            runtime = self.runtime_of(name)
+            if isinstance(runtime, ReleaseArtifacts):
+                await runtime.forget(name, removed)
 
     # --- boot: start or adopt -------------------------------------------------------------------
     async def boot(self) -> None:
@@ -123,7 +166,8 @@ class Controller:
             for name in [n for n in self.state.services if n not in self.project.deployables()]:
                 gone = self.state.services.pop(name)  # removed from hotdeploy.toml
                 self._boot(f"{name} is no longer in the project file: stopping its instances")
-                await teardown.stop_instances(self.runtime, [*gone.instances, *gone.standby],
+                await teardown.stop_instances(self.runtime_named,
+                                              [*gone.instances, *gone.standby],
                                               self.project.deploy.stop_grace)
             for name, dep in self.project.deployables().items():
                 if name not in self.state.services:
@@ -131,6 +175,7 @@ class Controller:
                                        on_conflict="suffix")
                     if built.note:
                         self._boot(f"{name}: {built.note}")
+                    await self.prepare(name, built.release, self._boot)
                     self.state.services[name] = ServiceState(
                         name=name, release=built.release, desired=dep.instances)
             self.persist()
@@ -145,6 +190,9 @@ class Controller:
         except HotdeployError as exc:
             self.boot_error = str(exc)
             self._boot(f"boot failed: {exc}")
+        except Exception as exc:  # a bug or a library's own error: say so instead of hanging `up`
+            self.boot_error = f"internal error: {exc!r}"
+            self._boot(f"boot failed: {self.boot_error}")
 
     def _boot(self, message: str) -> None:
         self.boot_log.append(message)
@@ -161,9 +209,13 @@ class Controller:
             views = {v.address: v for v in await self.dataplane.servers(ctx.upstream.name)}
             for info in list(svc.instances):
                 view = views.pop(info.address, None)
-                alive = await self.runtime.adopt(self.runtime.record(info.handle)) is not None
-                if alive and view is not None and info.state in (InstanceState.SERVING,
-                                                                  InstanceState.STARTING):
+                alive = await self._adopt(info.handle)
+                # An instance of another runtime kind (the service's kind changed in the
+                # project file) is replaced, not adopted: every later step of this service
+                # acts through its current runtime.
+                same_kind = info.handle.runtime == ctx.runtime.name
+                if alive and same_kind and view is not None and info.state in (
+                        InstanceState.SERVING, InstanceState.STARTING):
                     info.server_id = view.id
                     info.move(InstanceState.SERVING)
                     if view.state == "draining":  # an interrupted deploy was retiring it
@@ -175,18 +227,29 @@ class Controller:
                     info.server_id = None
                 elif view is not None:
                     await ops.unlist(ctx, info)
-                if alive:
+                if alive and not same_kind:  # stopped where it runs
+                    await self.runtime_of_handle(info.handle).stop(
+                        info.handle, self.project.deploy.stop_grace)
+                    svc.instances.remove(info)
+                elif alive:
                     await ops.stop(ctx, info)
                 else:
                     svc.instances.remove(info)
             for view in views.values():  # servers no instance owns any more
                 await self.dataplane.remove(ctx.upstream.name, view.id)
-            svc.standby = [i for i in svc.standby
-                           if await self.runtime.adopt(self.runtime.record(i.handle))]
+            for info in [i for i in svc.standby if i.handle.runtime != ctx.runtime.name]:
+                await self.runtime_of_handle(info.handle).stop(info.handle,
+                                                               self.project.deploy.stop_grace)
+                svc.standby.remove(info)
+            svc.standby = [i for i in svc.standby if await self._adopt(i.handle)]
             self.persist()
             await rollout.converge(ctx, self.active_passive)
             self._boot(f"{name}: {len(svc.instances)} instances serving version "
                        f"{svc.release.version} (release {svc.release.short_digest})")
+
+    async def _adopt(self, handle: Handle) -> bool:
+        runtime = self.runtime_of_handle(handle)
+        return await runtime.adopt(runtime.record(handle)) is not None
 
     async def watch_dataplane(self) -> None:
         """A balancer that died is started again; the built-in one keeps its servers in its

@@ -85,7 +85,8 @@ class BalancerSection(_Strict):
 
 VersionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
 # Kubernetes' binary quantities ("512Mi", "2Gi"; a bare number is bytes): one spelling that the
-# Kubernetes export passes on as is and the systemd and Docker exports convert.
+# Kubernetes export passes on as is and the Docker runtime, Compose and systemd convert
+# (units.memory_bytes).
 Memory = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti)?$")]
 
 
@@ -104,6 +105,54 @@ class AutoscaleSection(_Strict):
         return self
 
 
+RuntimeKind = Literal["local", "docker"]
+
+
+class RuntimeSection(_Strict):
+    """Where instances run: `[runtime]` for the project, `[services.NAME.runtime]` (or
+    `[units.NAME.runtime]`) to override some keys for one; the docker keys are ignored by the
+    local runtime. Merged key by key (`Project.runtime_of`), `env` entry by entry."""
+
+    kind: RuntimeKind = "local"
+    base_image: str = d.DOCKER_BASE_IMAGE
+    dockerfile: str | None = None  # the user's own, relative to the service's `path`
+    network: Literal["bridge", "host"] = "bridge"
+    # Resources of each instance: limits for containers (and requests in the Kubernetes
+    # export), MemoryMax/CPUQuota in the systemd export; the local runtime does not limit.
+    memory: Memory | None = None  # "512Mi"
+    cpus: Annotated[float, Field(gt=0, le=256)] | None = None
+    stop_grace: Duration | None = None  # default: [deploy].stop_grace
+    env: dict[str, str] = {}
+    volumes: tuple[str, ...] = ()  # "host:container[:ro]"; a relative host path: project dir
+    docker_host: str | None = None  # default: $DOCKER_HOST, else the local socket
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _dockerfile_relative(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value.startswith("/") or ".." in value.split("/")):
+            raise ValueError("expected a path inside the service's `path`, e.g. \"Dockerfile\"")
+        return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _volume(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for volume in value:
+            parts = volume.split(":")
+            if len(parts) not in (2, 3) or not all(parts[:2]) or parts[2:] not in ([], ["ro"],
+                                                                                   ["rw"]):
+                raise ValueError(f"volume {volume!r}: expected \"host:container\" or "
+                                 f"\"host:container:ro\"")
+        return value
+
+    def merged(self, override: RuntimeSection | None) -> RuntimeSection:
+        """These settings with the keys `override` sets explicitly replaced."""
+        if override is None:
+            return self
+        changes = {k: getattr(override, k) for k in override.model_fields_set}
+        changes["env"] = {**self.env, **override.env}
+        return self.model_copy(update=changes)
+
+
 class _Deployable(_Strict):
     health: Annotated[str, Field(pattern=_PATH)] | None = None  # default: balancer's uri
     instances: Annotated[int, Field(ge=1, le=64)] = 1
@@ -116,14 +165,14 @@ class _Deployable(_Strict):
     # top of defaults.RELEASE_ALWAYS_EXCLUDED.
     exclude: tuple[str, ...] = ()
     strategy: DeployStrategy | None = None  # overrides [deploy].strategy for this one
-    # --- resources and platform hints: read by the exports (and container runtimes); the
-    # built-in local runtime does not limit its processes.
-    memory: Memory | None = None  # memory limit (and request) of each instance
-    cpus: Annotated[float, Field(gt=0, le=256)] | None = None  # CPUs of each instance
+    # --- platform hints, read by the exports (memory and cpus are [runtime] keys).
     autoscale: AutoscaleSection | None = None
     # The path where the instance serves Prometheus metrics (scraped by the platform's
     # Prometheus); none: it serves none.
     metrics: Annotated[str, Field(pattern=_PATH)] | None = None
+
+
+    runtime: RuntimeSection | None = None  # overrides keys of [runtime] for this one
 
     @field_validator("path")
     @classmethod
@@ -220,6 +269,7 @@ class Project(_Strict):
     services: dict[Name, ServiceSection] = {}
     units: dict[Name, UnitSection] = {}
     deploy: DeploySection = DeploySection()
+    runtime: RuntimeSection = RuntimeSection()
 
     @model_validator(mode="after")
     def _consistent(self) -> Project:
@@ -266,6 +316,10 @@ class Project(_Strict):
 
     def strategy_for(self, name: str) -> DeployStrategy:
         return self.deployables()[name].strategy or self.deploy.strategy
+
+    def runtime_of(self, name: str) -> RuntimeSection:
+        """The runtime settings of a service/unit: the project's, with its own overrides."""
+        return self.runtime.merged(self.deployables()[name].runtime)
 
 
 def check_app_ref(ref: str) -> None:

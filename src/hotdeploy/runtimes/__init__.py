@@ -4,13 +4,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotdeploy.runtimes.base import Runtime
 
+if TYPE_CHECKING:
+    from hotdeploy.project.model import Project
 
-def runtime_for(kind: str, log_dir: Path) -> Runtime:
+KINDS = ("local", "docker")
+
+
+def runtime_for(kind: str, log_dir: Path, project: Project | None = None,
+                base_dir: Path | None = None) -> Runtime:
+    """The runtime `kind`. `project` (and `base_dir`, the project file's directory) give a
+    runtime its per-service settings; without them (the CLI cleaning up after a dead control
+    process) it can still stop, read and adopt what its handles recorded."""
     if kind == "local":
         from hotdeploy.runtimes.local import LocalRuntime
 
         return LocalRuntime(log_dir)
-    raise ValueError(f"unknown runtime {kind!r}: expected local")
+    if kind == "docker":
+        from hotdeploy.runtimes.docker import DockerRuntime
+
+        return DockerRuntime(log_dir, project, base_dir)
+    raise ValueError(f"unknown runtime {kind!r}: expected one of {', '.join(KINDS)}")

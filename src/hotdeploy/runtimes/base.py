@@ -9,9 +9,10 @@ let a restarted control process find the instances of any runtime again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hotdeploy.config.addresses import key_text, parse_endpoint
 from hotdeploy.orchestrator.releases import Release
@@ -80,4 +81,20 @@ class Runtime(Protocol):
 
     async def adopt(self, record: dict[str, Any]) -> Handle | None:
         """The handle of a recorded instance that still runs; None when it is gone."""
+        ...
+
+
+@runtime_checkable
+class ReleaseArtifacts(Protocol):
+    """Optional, for runtimes that turn a release into something of their own before an
+    instance can run it (the docker runtime: an image per release). The controller calls
+    `prepare` when a release is built or rolled back to (a failure fails the deploy before
+    any instance is touched), `forget` when releases are pruned, and `sweep` at `down`."""
+
+    async def prepare(self, release: Release, emit: Callable[[str], None]) -> None: ...
+
+    async def forget(self, service: str, versions: list[str]) -> None: ...
+
+    async def sweep(self, emit: Callable[[str], None]) -> None:
+        """Remove whatever of this project still runs that no handle recorded."""
         ...

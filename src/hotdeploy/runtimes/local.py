@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hotdeploy.orchestrator.releases import ReleaseSettings
 from hotdeploy.runtimes.base import Endpoint, Handle, InstanceSpec, RunState
 from hotdeploy.runtimes.process import free_port, is_alive, log_tail, stop_pid
 
@@ -23,11 +24,19 @@ HOST = "127.0.0.1"
 
 
 def command_line(spec: InstanceSpec, port: int) -> list[str]:
-    settings = spec.release.settings
+    return entry_point(spec.release.settings, spec.health, port)
+
+
+def entry_point(settings: ReleaseSettings, health: str, port: int,
+                python: str = sys.executable, host: str | None = None) -> list[str]:
+    """What an instance runs: the release's command, or the built-in ASGI host for `app` and
+    `artifacts` (the docker runtime runs the same inside its containers, with their python
+    and listening on the container's address)."""
     if settings.command is not None:
         return [part.replace("{port}", str(port)) for part in shlex.split(settings.command)]
-    argv = [sys.executable, "-m", "hotdeploy.runtimes.host", "--port", str(port),
-            "--health", spec.health]
+    argv = [python, "-m", "hotdeploy.runtimes.host", "--port", str(port), "--health", health]
+    if host is not None:
+        argv += ["--host", host]
     if settings.app is not None:
         return [*argv, "--app", settings.app]
     for name, ref in (settings.artifacts or {}).items():

@@ -53,8 +53,10 @@ async def run(ctl: Controller, args: DeployArgs, emit: Emit) -> ServiceResult:
                                   f"{release.short_digest}): nothing to deploy")
         ctx.emit(f"release {release.version}: {release.files} files, {release.size} bytes, "
                  f"digest {release.short_digest}" + (" (kept)" if built.reused else " (new)"))
+        # An image build (docker runtime) that fails stops here, before any instance changes.
+        await ctl.prepare(args.service, release, ctx.emit)
         strategy = args.strategy or ctl.project.strategy_for(args.service)
         await rollout.deploy(ctx, release, strategy, ctl.active_passive)
         ctl.store.record_live(release, strategy)
-        ctl.prune_releases(args.service, ctx.emit)
+        await ctl.prune_releases(args.service, ctx.emit)
         return service_result(ctl, args.service)

@@ -14,6 +14,6 @@ class DownResult(Result):
 async def run(ctl: Controller, args: Args, emit: Emit) -> DownResult:
     for lock in ctl.locks.values():  # a command half-way through finishes its step first
         await lock.acquire()
-    await teardown.teardown(ctl.paths, ctl.state, ctl.runtime, ctl.dataplane,
-                            ctl.project.deploy.stop_grace, emit)
+    await teardown.teardown(ctl.paths, ctl.state, ctl.runtime_named, ctl.dataplane,
+                            ctl.project.deploy.stop_grace, emit, ctl.runtime_kinds())
     return DownResult(stopped=True)

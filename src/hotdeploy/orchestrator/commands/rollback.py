@@ -37,6 +37,7 @@ async def run(ctl: Controller, args: RollbackArgs, emit: Emit) -> ServiceResult:
         if target.version == svc.release.version:
             return service_result(ctl, args.service, f"{args.service} already runs "
                                   f"{target.version}: nothing to roll back")
+        await ctl.prepare(args.service, target, ctx.emit)  # its kept image, if it has one
         # A canary of a release that already ran is pointless: go back in one rolling pass.
         strategy = args.strategy or ctl.project.strategy_for(args.service)
         strategy = "rolling" if strategy == "canary" else strategy

@@ -102,7 +102,8 @@ async def run(ctl: Controller, args: Args, emit: Emit) -> StatusResult:
 
 async def _instance(ctl: Controller, info: Instance,
                     views: dict[str, ServerStatus]) -> InstanceStatus:
-    alive = await ctl.runtime.state(info.handle) == RunState.RUNNING
+    runtime = ctl.runtime_of_handle(info.handle)
+    alive = await runtime.state(info.handle) == RunState.RUNNING
     return InstanceStatus(
         id=info.instance_id, version=info.version, digest=info.digest, endpoint=info.address,
         runtime=info.handle.runtime, ref=info.handle.ref, state=str(info.state), alive=alive,
