@@ -24,7 +24,7 @@ def runtime_for(kind: str, log_dir: Path, project: Project | None = None,
 
         return LocalRuntime(log_dir)
     if kind == "docker":
-        from hotdeploy.runtimes.docker import DockerRuntime
+        from hotdeploy.runtimes.docker.runtime import DockerRuntime
 
         return DockerRuntime(log_dir, project, base_dir)
     raise ValueError(f"unknown runtime {kind!r}: expected one of {', '.join(KINDS)}")
