@@ -10,8 +10,9 @@ from hotdeploy.runtimes.base import Runtime
 
 if TYPE_CHECKING:
     from hotdeploy.project.model import Project
+    from hotdeploy.runtimes.ssh import SshSettings
 
-KINDS = ("local", "docker")
+KINDS = ("local", "docker", "ssh")
 
 
 def runtime_for(kind: str, log_dir: Path, project: Project | None = None,
@@ -27,4 +28,13 @@ def runtime_for(kind: str, log_dir: Path, project: Project | None = None,
         from hotdeploy.runtimes.docker.runtime import DockerRuntime
 
         return DockerRuntime(log_dir, project, base_dir)
+    if kind == "ssh":
+        from hotdeploy.runtimes.ssh import SshRuntime, settings_from
+
+        def settings(service: str) -> SshSettings:
+            if project is None:
+                raise ValueError("starting an instance over SSH needs the project's settings")
+            return settings_from(project, service, base_dir)
+
+        return SshRuntime(settings)
     raise ValueError(f"unknown runtime {kind!r}: expected one of {', '.join(KINDS)}")

@@ -15,15 +15,19 @@ import contextlib
 import shlex
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
 from hotdeploy.errors import DeployError
 from hotdeploy.runtimes.base import Endpoint, Handle, InstanceSpec, RunState
 from hotdeploy.runtimes.local import command_line, instance_env
+
+if TYPE_CHECKING:
+    from hotdeploy.project.model import Project
 
 CONNECT_TIMEOUT = 10.0
 STATE_CACHE = 0.5  # the supervisor looks every 0.25 s; one `kill -0` per host per half second
@@ -72,21 +76,21 @@ class SshSettings:
 class SshRuntime:
     name = "ssh"
 
-    def __init__(self, settings: SshSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: SshSettings | Callable[[str], SshSettings]) -> None:
+        """`settings`: one for every service, or a function of the service's name (each may
+        have its own hosts). Handles record how to reach their host, so stopping, reading and
+        adopting need no settings."""
+        self._settings_of = settings if callable(settings) else (lambda _service: settings)
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._placed: dict[str, Counter[str]] = {}  # service -> host label -> instances
         self._states: dict[str, tuple[float, RunState]] = {}
 
-    # --- connections ----------------------------------------------------------------------
-    def _host(self, label: str) -> SshHost:
-        for host in self.settings.hosts:
-            if str(host) == label:
-                return host
-        return SshHost.parse(label)
+    def settings(self, service: str) -> SshSettings:
+        return self._settings_of(service)
 
-    async def _connect(self, host: SshHost) -> asyncssh.SSHClientConnection:
+    # --- connections ----------------------------------------------------------------------
+    async def _connect(self, host: SshHost, how: SshSettings) -> asyncssh.SSHClientConnection:
         label = str(host)
         lock = self._locks.setdefault(label, asyncio.Lock())
         async with lock:
@@ -95,24 +99,25 @@ class SshRuntime:
                 return conn
             options: dict[str, Any] = {"port": host.port, "username": host.user,
                                        "connect_timeout": CONNECT_TIMEOUT}
-            if self.settings.known_hosts is not None:
-                options["known_hosts"] = self.settings.known_hosts
-            if self.settings.identity_file is not None:
-                options["client_keys"] = [self.settings.identity_file]
+            if how.known_hosts is not None:
+                options["known_hosts"] = how.known_hosts
+            if how.identity_file is not None:
+                options["client_keys"] = [how.identity_file]
             try:
                 conn = await asyncssh.connect(host.host, **options)
             except asyncssh.HostKeyNotVerifiable as exc:
                 raise HostError(f"{label}: host key not verified ({exc}); its key is "
                                 f"{await _fingerprint(host)}: add it to "
-                                f"{self.settings.known_hosts or '~/.ssh/known_hosts'} if it "
+                                f"{how.known_hosts or '~/.ssh/known_hosts'} if it "
                                 f"is the host you expect") from None
             except (OSError, asyncssh.Error) as exc:
                 raise HostError(f"{label}: cannot connect over SSH: {exc}") from None
             self._connections[label] = conn
             return conn
 
-    async def _run(self, host: SshHost, command: str, *, check: bool = True) -> str:
-        conn = await self._connect(host)
+    async def _run(self, host: SshHost, how: SshSettings, command: str, *,
+                   check: bool = True) -> str:
+        conn = await self._connect(host, how)
         try:
             result = await conn.run(command, check=False)
         except (OSError, asyncssh.Error) as exc:
@@ -124,20 +129,21 @@ class SshRuntime:
         return str(result.stdout or "")
 
     # --- releases on hosts ------------------------------------------------------------------
-    def release_dir(self, spec: InstanceSpec) -> str:
-        return (f"{self.settings.remote_dir}/releases/{spec.service}/"
-                f"{spec.release.version}")
+    @staticmethod
+    def release_dir(how: SshSettings, spec: InstanceSpec) -> str:
+        return f"{how.remote_dir}/releases/{spec.service}/{spec.release.version}"
 
-    async def upload(self, host: SshHost, spec: InstanceSpec) -> str:
+    async def upload(self, host: SshHost, how: SshSettings, spec: InstanceSpec) -> str:
         """The release's directory on `host`, uploading it unless that digest is there."""
-        target = self.release_dir(spec)
+        target = self.release_dir(how, spec)
         marker = f"{target}/.digest"
-        have = await self._run(host, f"cat {shlex.quote(marker)} 2>/dev/null || true")
+        have = await self._run(host, how, f"cat {shlex.quote(marker)} 2>/dev/null || true")
         if have.strip() == spec.release.digest:
             return target
         tmp = f"{target}.upload-{int(time.time() * 1000)}"
-        await self._run(host, f"rm -rf {shlex.quote(target)} && mkdir -p {shlex.quote(tmp)}")
-        conn = await self._connect(host)
+        await self._run(host, how,
+                        f"rm -rf {shlex.quote(target)} && mkdir -p {shlex.quote(tmp)}")
+        conn = await self._connect(host, how)
         try:
             async with conn.start_sftp_client() as sftp:
                 await sftp.put(spec.release.code_dir, tmp + "/code", recurse=True,
@@ -145,19 +151,19 @@ class SshRuntime:
         except (OSError, asyncssh.Error) as exc:
             raise HostError(f"{host}: uploading release {spec.release.version}: {exc}") \
                 from None
-        await self._run(host, f"printf %s {shlex.quote(spec.release.digest)} > "
+        await self._run(host, how, f"printf %s {shlex.quote(spec.release.digest)} > "
                               f"{shlex.quote(tmp)}/.digest && mv {shlex.quote(tmp)} "
                               f"{shlex.quote(target)}")
         return target
 
     # --- placement ----------------------------------------------------------------------------
-    async def _pick(self, service: str) -> SshHost:
+    async def _pick(self, service: str, how: SshSettings) -> SshHost:
         """The answering host with the fewest instances of `service`."""
         placed = self._placed.setdefault(service, Counter())
         errors = []
-        for host in sorted(self.settings.hosts, key=lambda h: (placed[str(h)], str(h))):
+        for host in sorted(how.hosts, key=lambda h: (placed[str(h)], str(h))):
             try:
-                await self._connect(host)
+                await self._connect(host, how)
                 return host
             except HostError as exc:
                 errors.append(str(exc))
@@ -165,21 +171,21 @@ class SshRuntime:
 
     # --- the Runtime interface ------------------------------------------------------------------
     async def start(self, spec: InstanceSpec) -> Handle:
-        host = await self._pick(spec.service)
-        release_dir = await self.upload(host, spec)
-        port = int((await self._run(host, f"{self.settings.python} -c "
-                                    + shlex.quote(_FREE_PORT.format(bind=self.settings.bind)))
-                    ).strip())
-        run_dir = f"{self.settings.remote_dir}/run"
-        log = f"{self.settings.remote_dir}/logs/{spec.instance_id}.log"
+        how = self.settings(spec.service)
+        host = await self._pick(spec.service, how)
+        release_dir = await self.upload(host, how, spec)
+        port = int((await self._run(host, how, f"{how.python} -c "
+                                    + shlex.quote(_FREE_PORT.format(bind=how.bind)))).strip())
+        run_dir = f"{how.remote_dir}/run"
+        log = f"{how.remote_dir}/logs/{spec.instance_id}.log"
         argv = command_line(spec, port)
         if argv[:3] == [argv[0], "-m", "hotdeploy.runtimes.host"]:
-            argv = [self.settings.python, *argv[1:], "--host", self.settings.bind]
+            argv = [how.python, *argv[1:], "--host", how.bind]
         # What the local runtime sets, not the control machine's own environment.
         env = {k: v for k, v in instance_env(spec, port).items()
                if k in _INSTANCE_KEYS or k.startswith("HOTDEPLOY_")
                or k in spec.release.settings.env}
-        env.update(self.settings.extra_env)
+        env.update(how.extra_env)
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
         # Only the instance itself goes to the background, with every stream redirected, or
         # the SSH channel would stay open as long as it runs.
@@ -189,25 +195,35 @@ class SshRuntime:
                    f"port={port}' >> {shlex.quote(log)}\n"
                    f"env {exports} setsid nohup {shlex.join(argv)} >> {shlex.quote(log)} "
                    f"2>&1 < /dev/null &\necho $!")
-        pid = (await self._run(host, command)).strip()
-        await self._run(host, f"echo {pid} > {shlex.quote(run_dir)}/{spec.instance_id}.pid")
+        pid = (await self._run(host, how, command)).strip()
+        await self._run(host, how,
+                        f"echo {pid} > {shlex.quote(run_dir)}/{spec.instance_id}.pid")
         self._placed[spec.service][str(host)] += 1
-        return Handle(self.name, f"{pid}@{host}", Endpoint(host.host, port),
-                      {"host": str(host), "pid": pid, "log": log, "service": spec.service})
+        details = {"host": str(host), "pid": pid, "log": log, "service": spec.service}
+        details.update({key: value for key, value in (
+            ("identity_file", how.identity_file), ("known_hosts", how.known_hosts))
+            if value is not None})
+        return Handle(self.name, f"{pid}@{host}", Endpoint(host.host, port), details)
 
-    def _where(self, handle: Handle) -> tuple[SshHost, str]:
+    @staticmethod
+    def _where(handle: Handle) -> tuple[SshHost, SshSettings, str]:
+        """The host, how to reach it, and the pid: all recorded in the handle."""
         pid, _, label = handle.ref.partition("@")
-        return self._host(label), pid
+        host = SshHost.parse(label)
+        how = SshSettings(hosts=(host,), remote_dir="",
+                          identity_file=handle.details.get("identity_file"),
+                          known_hosts=handle.details.get("known_hosts"))
+        return host, how, pid
 
     async def stop(self, handle: Handle, grace: float) -> None:
-        host, pid = self._where(handle)
+        host, how, pid = self._where(handle)
         # setsid made the instance a process group leader: signal the group, as locally.
         script = (f"kill -TERM -- -{pid} 2>/dev/null || exit 0; "
                   f"for i in $(seq {max(1, int(grace * 10))}); do "
                   f"kill -0 {pid} 2>/dev/null || exit 0; sleep 0.1; done; "
                   f"kill -KILL -- -{pid} 2>/dev/null; exit 0")
         with contextlib.suppress(HostError):  # a lost host: nothing left to stop there
-            await self._run(host, script)
+            await self._run(host, how, script)
         service = handle.details.get("service")
         if service and self._placed.get(service, Counter())[str(host)] > 0:
             self._placed[service][str(host)] -= 1
@@ -218,9 +234,9 @@ class SshRuntime:
         cached = self._states.get(handle.ref)
         if cached is not None and now - cached[0] < STATE_CACHE:
             return cached[1]
-        host, pid = self._where(handle)
+        host, how, pid = self._where(handle)
         try:
-            out = await self._run(host, f"kill -0 {pid} 2>/dev/null && echo up || echo gone")
+            out = await self._run(host, how, f"kill -0 {pid} 2>/dev/null && echo up || echo gone")
             state = RunState.RUNNING if out.strip() == "up" else RunState.EXITED
         except HostError:
             state = RunState.EXITED  # a host that does not answer serves nothing either
@@ -228,9 +244,9 @@ class SshRuntime:
         return state
 
     async def logs(self, handle: Handle, lines: int) -> list[str]:
-        host, _ = self._where(handle)
+        host, how, _ = self._where(handle)
         log = handle.details.get("log", "")
-        out = await self._run(host, f"tail -n {int(lines)} {shlex.quote(log)} 2>/dev/null "
+        out = await self._run(host, how, f"tail -n {int(lines)} {shlex.quote(log)} 2>/dev/null "
                                     f"|| true")
         return out.splitlines()
 
@@ -244,7 +260,7 @@ class SshRuntime:
             return None
         service = handle.details.get("service")
         if service:
-            host, _ = self._where(handle)
+            host, _, _ = self._where(handle)
             self._placed.setdefault(service, Counter())[str(host)] += 1
         return handle
 
@@ -252,6 +268,23 @@ class SshRuntime:
         for conn in self._connections.values():
             conn.close()
         self._connections.clear()
+
+
+def settings_from(project: Project, service: str, base_dir: Path | None) -> SshSettings:
+    """A service's SSH settings from its `[runtime]` (paths relative to the project file)."""
+    runtime = project.runtime_of(service)
+
+    def local_path(value: str | None) -> str | None:
+        if value is None or base_dir is None:
+            return value
+        return str((base_dir / Path(value).expanduser()).resolve())
+
+    return SshSettings(
+        hosts=tuple(SshHost.parse(h) for h in runtime.hosts),
+        remote_dir=runtime.remote_dir or f"/opt/hotdeploy/{project.project.name}",
+        python=runtime.python, identity_file=local_path(runtime.identity_file),
+        known_hosts=local_path(runtime.known_hosts), bind=runtime.bind,
+        extra_env=dict(runtime.env))
 
 
 _INSTANCE_KEYS = frozenset({"PORT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"})
