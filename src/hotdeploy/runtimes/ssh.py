@@ -83,7 +83,9 @@ class SshRuntime:
         self._settings_of = settings if callable(settings) else (lambda _service: settings)
         self._connections: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._placed: dict[str, Counter[str]] = {}  # service -> host label -> instances
+        # (service, release version) -> host label -> instances: each release of a service is
+        # spread evenly, so the set a deploy leaves behind is even whatever the old one was.
+        self._placed: dict[tuple[str, str], Counter[str]] = {}
         self._states: dict[str, tuple[float, RunState]] = {}
 
     def settings(self, service: str) -> SshSettings:
@@ -157,9 +159,9 @@ class SshRuntime:
         return target
 
     # --- placement ----------------------------------------------------------------------------
-    async def _pick(self, service: str, how: SshSettings) -> SshHost:
-        """The answering host with the fewest instances of `service`."""
-        placed = self._placed.setdefault(service, Counter())
+    async def _pick(self, key: tuple[str, str], how: SshSettings) -> SshHost:
+        """The answering host with the fewest instances of that service's release."""
+        placed = self._placed.setdefault(key, Counter())
         errors = []
         for host in sorted(how.hosts, key=lambda h: (placed[str(h)], str(h))):
             try:
@@ -172,7 +174,8 @@ class SshRuntime:
     # --- the Runtime interface ------------------------------------------------------------------
     async def start(self, spec: InstanceSpec) -> Handle:
         how = self.settings(spec.service)
-        host = await self._pick(spec.service, how)
+        key = (spec.service, spec.release.version)
+        host = await self._pick(key, how)
         release_dir = await self.upload(host, how, spec)
         port = int((await self._run(host, how, f"{how.python} -c "
                                     + shlex.quote(_FREE_PORT.format(bind=how.bind)))).strip())
@@ -198,8 +201,9 @@ class SshRuntime:
         pid = (await self._run(host, how, command)).strip()
         await self._run(host, how,
                         f"echo {pid} > {shlex.quote(run_dir)}/{spec.instance_id}.pid")
-        self._placed[spec.service][str(host)] += 1
-        details = {"host": str(host), "pid": pid, "log": log, "service": spec.service}
+        self._placed[key][str(host)] += 1
+        details = {"host": str(host), "pid": pid, "log": log, "service": spec.service,
+                   "version": spec.release.version}
         details.update({key: value for key, value in (
             ("identity_file", how.identity_file), ("known_hosts", how.known_hosts))
             if value is not None})
@@ -224,9 +228,9 @@ class SshRuntime:
                   f"kill -KILL -- -{pid} 2>/dev/null; exit 0")
         with contextlib.suppress(HostError):  # a lost host: nothing left to stop there
             await self._run(host, how, script)
-        service = handle.details.get("service")
-        if service and self._placed.get(service, Counter())[str(host)] > 0:
-            self._placed[service][str(host)] -= 1
+        placed = self._placed.get(_placement(handle))
+        if placed is not None and placed[str(host)] > 0:
+            placed[str(host)] -= 1
         self._states.pop(handle.ref, None)
 
     async def state(self, handle: Handle) -> RunState:
@@ -258,10 +262,8 @@ class SshRuntime:
         self._states.pop(handle.ref, None)
         if await self.state(handle) != RunState.RUNNING:
             return None
-        service = handle.details.get("service")
-        if service:
-            host, _, _ = self._where(handle)
-            self._placed.setdefault(service, Counter())[str(host)] += 1
+        host, _, _ = self._where(handle)
+        self._placed.setdefault(_placement(handle), Counter())[str(host)] += 1
         return handle
 
     async def close(self) -> None:
@@ -285,6 +287,10 @@ def settings_from(project: Project, service: str, base_dir: Path | None) -> SshS
         python=runtime.python, identity_file=local_path(runtime.identity_file),
         known_hosts=local_path(runtime.known_hosts), bind=runtime.bind,
         extra_env=dict(runtime.env))
+
+
+def _placement(handle: Handle) -> tuple[str, str]:
+    return handle.details.get("service", ""), handle.details.get("version", "")
 
 
 _INSTANCE_KEYS = frozenset({"PORT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"})

@@ -1,0 +1,102 @@
+"""The SSH runtime end to end through the CLI: a 4-instance service spread over two sshd
+"hosts" (127.0.0.2 and 127.0.0.3, loopback only) behind the built-in balancer, under steady
+keep-alive GET and POST load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "orchestrator"))
+from hd_e2e_harness import SHOP, Load, cli, free_port, service
+
+
+def ssh_project(tmp_path: Path, hosts) -> tuple[Path, str]:
+    root = tmp_path / "shop"
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns(".hotdeploy", "__pycache__"))
+    port = free_port()
+    host_list = ", ".join(f'"{h}"' for h in hosts.hosts)
+    (root / "hotdeploy.toml").write_text(f"""
+[project]
+name = "shop"
+
+[balancer]
+listen = "127.0.0.1:{port}"
+strategy = "active-active"
+retry_non_idempotent = true
+
+[runtime]
+kind = "ssh"
+hosts = [{host_list}]
+identity_file = "{hosts.identity}"
+known_hosts = "{hosts.known_hosts}"
+remote_dir = "{tmp_path / 'remote'}"
+python = "{sys.executable}"
+
+[services.orders]
+app = "orders.api:app"
+route = "/orders"
+instances = 4
+version = "1.0.0"
+
+[deploy]
+drain_timeout = "5s"
+health_timeout = "15s"
+stop_grace = "3s"
+""")
+    return root / "hotdeploy.toml", f"http://127.0.0.1:{port}"
+
+
+def hosts_of(file: Path) -> Counter[str]:
+    return Counter(i["endpoint"].rsplit(":", 1)[0] for i in service(file, "orders")["instances"])
+
+
+def test_a_service_over_two_ssh_hosts_deploys_restarts_and_stops_with_no_failed_request(
+        ssh_hosts, tmp_path):
+    file, base = ssh_project(tmp_path, ssh_hosts)
+    try:
+        up = cli(file, "up", "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert hosts_of(file) == {"127.0.0.2": 2, "127.0.0.3": 2}
+        with Load(base) as load:
+            deployed = cli(file, "deploy", "orders", "--version", "2.0.0", timeout=180)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert load.failures == [], load.failures[:5]
+        assert load.total > 50 and set(load.versions) <= {"1.0.0", "2.0.0"}
+        orders = service(file, "orders")
+        assert {i["version"] for i in orders["instances"]} == {"2.0.0"}
+        assert sorted(hosts_of(file).values()) == [2, 2]
+
+        victim = orders["instances"][0]
+        with Load(base) as load:
+            # The "host" is this machine: its pid is a local one.
+            os.killpg(int(victim["details"]["pid"]), signal.SIGKILL)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                now = service(file, "orders")["instances"]
+                again = [i for i in now if i["id"] == victim["id"]]
+                if again and again[0]["restarts"] == 1 and again[0]["state"] == "serving":
+                    break
+                time.sleep(0.3)
+        assert again and again[0]["restarts"] == 1, now
+        assert load.failures == [], load.failures[:5]
+        logs = cli(file, "logs", "orders", "-n", "3")
+        assert logs.returncode == 0 and "start orders-" in logs.stdout
+    finally:
+        cli(file, "down", timeout=60)
+    remote_pids = [p.read_text().strip() for p in (tmp_path / "remote" / "run").glob("*.pid")]
+    time.sleep(0.5)
+    assert not [pid for pid in remote_pids if _alive(int(pid))]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
