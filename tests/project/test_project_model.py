@@ -118,21 +118,25 @@ def test_duration_formatting_round_trips():
 
 def test_resources_autoscale_and_metrics_keys():
     project = parse_project(minimal(services={"orders": {
-        "app": "a:b", "memory": "512Mi", "cpus": 0.5, "metrics": "/metrics",
+        "app": "a:b", "runtime": {"memory": "512Mi", "cpus": 0.5}, "metrics": "/metrics",
         "autoscale": {"min": 2, "max": 10, "cpu": 70}}}))
     orders = project.services["orders"]
-    assert (orders.memory, orders.cpus, orders.metrics) == ("512Mi", 0.5, "/metrics")
+    resources = project.runtime_of("orders")
+    assert (resources.memory, resources.cpus, orders.metrics) == ("512Mi", 0.5, "/metrics")
     assert orders.autoscale is not None and (orders.autoscale.min, orders.autoscale.max,
                                              orders.autoscale.cpu) == (2, 10, 70)
     plain = parse_project(minimal()).services["orders"]
-    assert (plain.memory, plain.cpus, plain.autoscale, plain.metrics) == (None,) * 4
+    assert (plain.autoscale, plain.metrics) == (None,) * 2
+    assert parse_project(minimal()).runtime_of("orders").memory is None
 
 
 def test_resources_and_autoscale_are_checked():
-    assert "services.orders.memory" in error_of(
-        minimal(services={"orders": {"app": "a:b", "memory": "512MB"}}))
-    assert "services.orders.cpus" in error_of(
-        minimal(services={"orders": {"app": "a:b", "cpus": 0}}))
+    assert "services.orders.runtime.memory" in error_of(
+        minimal(services={"orders": {"app": "a:b", "runtime": {"memory": "512MB"}}}))
+    assert "services.orders.runtime.cpus" in error_of(
+        minimal(services={"orders": {"app": "a:b", "runtime": {"cpus": 0}}}))
+    assert "services.orders.memory: is not a known key" in error_of(
+        minimal(services={"orders": {"app": "a:b", "memory": "512Mi"}}))
     message = error_of(minimal(services={"orders": {"app": "a:b",
                                                     "autoscale": {"min": 5, "max": 2}}}))
     assert "services.orders.autoscale" in message and "must not exceed max" in message
