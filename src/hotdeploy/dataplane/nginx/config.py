@@ -30,7 +30,8 @@ GENERATION_TOKEN = "@GENERATION@"
 SHARED_DICT_SIZE = "16m"
 WORKER_CONNECTIONS = 4096
 # The placeholder nginx requires in an upstream block; balancer_by_lua replaces it per request.
-PLACEHOLDER = "server 0.0.0.1;"
+# `down`: when the balancer sets no peer, nginx's round robin finds none and answers 502.
+PLACEHOLDER = "server 127.0.0.1:9 down;"
 
 
 @dataclass(frozen=True, slots=True)

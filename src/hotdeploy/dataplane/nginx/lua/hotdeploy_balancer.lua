@@ -321,8 +321,9 @@ function M.balance(name)
         tried = {}
         ctx.hd_tried, ctx.hd_ups, ctx.hd_ids = tried, name, {}
         -- nginx gives a request as many tries as the upstream has servers (primaries and
-        -- backups); proxy_next_upstream_tries/timeout still bound them.
-        if #c.list > 1 then balancer.set_more_tries(#c.list - 1) end
+        -- backups); proxy_next_upstream_tries/timeout still bound them. The `down`
+        -- placeholder gives nginx's count zero, so all of them are added here.
+        if #c.list > 0 then balancer.set_more_tries(#c.list) end
     end
     local single = #c.primary == 1 and #c.backup == 0
     local s = pick(u, c, c.primary, false, tried, now, single)
@@ -336,7 +337,10 @@ function M.balance(name)
             for _, x in ipairs(c.list) do dict:set(key("f", x.id), 0) end
             ngx.log(ngx.ERR, "no live upstreams while connecting to upstream \"", name, "\"")
         end
-        return ngx.exit(502)
+        -- No peer set: lua-nginx-module falls back to nginx's own round robin over the
+        -- placeholder, which is `down`, so nginx itself answers 502 ("no live upstreams").
+        -- (ngx.exit(502) here would become a 500.)
+        return
     end
     tried[s.id] = true
     -- The probe after fail_timeout: this selection stamps `checked`, which keeps the other
