@@ -1,0 +1,111 @@
+"""Issue 9's proof: hot deployments under steady keep-alive load (GET and POST) through real
+nginx in live mode, counting every failed request. Real processes, loopback only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from nginx_tools import needs_lua
+
+from hd_e2e_harness import Load, cli, pid_of, pids, service, shop, status, versions  # isort: skip
+
+pytestmark = [needs_lua, pytest.mark.timeout(120)]
+__all__ = ["shop"]  # the fixture
+
+
+def nginx_shop(shop, **kwargs):
+    file, base = shop(engine="nginx", **kwargs)
+    plane = status(file)["dataplane"]
+    assert plane["engine"] == "nginx" and plane["mode"] == "live", plane
+    return file, base
+
+
+@pytest.mark.parametrize("balancer", ["active-active", "active-active-health"])
+def test_rolling_deploy_of_three_instances_fails_no_request(shop, balancer):
+    file, base = nginx_shop(shop, balancer=balancer)
+    untouched = {name: pids(file, name) for name in ("payments", "backoffice")}
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert load.failures == [], load.failures[:5]
+    assert load.total > 100
+    assert versions(file, "orders") == ["2.0.0"] * 3
+    assert load.versions["2.0.0"] > 0 and load.versions["1.0.0"] > 0
+    for name, before in untouched.items():
+        assert pids(file, name) == before
+
+
+def test_a_version_that_never_becomes_healthy_is_rolled_back(shop):
+    file, base = nginx_shop(shop)
+    before = pids(file, "orders")
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0",
+                     "--env", "EXAMPLE_UNHEALTHY=1")
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "rolled back to version 1.0.0" in out
+    assert load.failures == [], load.failures[:5]
+    assert pids(file, "orders") == before
+
+
+def test_sigkill_of_an_instance_fails_no_request_and_it_is_restarted(shop):
+    file, base = nginx_shop(shop, balancer="active-active-health")
+    victim = service(file, "orders")["instances"][0]
+    with Load(base) as load:
+        os.kill(pid_of(victim), signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = service(file, "orders")["instances"]
+            if len(now) == 3 and all(i["alive"] and i["state"] == "serving" for i in now) \
+                    and pid_of(victim) not in {pid_of(i) for i in now}:
+                break
+            time.sleep(0.2)
+    assert load.failures == [], load.failures[:5]
+    restarted = next(i for i in service(file, "orders")["instances"] if i["id"] == victim["id"])
+    assert restarted["restarts"] == 1
+
+
+def test_blue_green_switch_and_rollback_fail_no_request(shop):
+    file, base = nginx_shop(shop, balancer="active-active-health",
+                            deploy='strategy = "blue-green"\nblue_green_keep = "60s"')
+    old = pids(file, "orders")
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert versions(file, "orders") == ["2.0.0"] * 3
+        back = cli(file, "rollback", "orders")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert load.failures == [], load.failures[:5]
+    assert pids(file, "orders") == old
+
+
+def test_canary_deploy_fails_no_request_and_uses_the_counters(shop):
+    file, base = nginx_shop(shop, deploy='strategy = "canary"\n'
+                                         'canary = { steps = [10, 50, 100], pause = "1s" }')
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert load.failures == [], load.failures[:5]
+    assert versions(file, "orders") == ["2.0.0"] * 3
+
+
+def test_a_canary_that_answers_500_is_rolled_back_by_nginx_counters(shop):
+    file, base = nginx_shop(shop, deploy='strategy = "canary"\n'
+                                         'canary = { steps = [10, 50, 100], pause = "2s" }')
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0",
+                     "--env", "EXAMPLE_FAIL_RATE=0.5")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "canary at 10% failed" in result.stdout + result.stderr
+    assert all(f.startswith("500 2.0.0 ") for f in load.failures), load.failures[:5]
+    assert 0 < len(load.failures) <= 0.12 * load.total
+    assert versions(file, "orders") == ["1.0.0"] * 3
+
+
+def test_status_shows_engine_and_mode(shop):
+    file, _ = nginx_shop(shop, orders=1)
+    out = cli(file, "status").stdout
+    assert "balancer nginx (live" in out
