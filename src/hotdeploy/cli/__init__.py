@@ -41,11 +41,12 @@ def fail(exc: HotdeployError) -> typer.Exit:
 
 
 def _register_commands() -> None:
-    from hotdeploy.cli import control
+    from hotdeploy.cli import control, export
     from hotdeploy.lb import command as lb_command
 
     lb_command.register(app)
     control.register(app)
+    export.register(app)
 
 
 def main() -> None:

@@ -211,3 +211,27 @@ async def test_servers_survive_a_restart_of_nginx(live, backends):
     await engine.apply(topo)
     assert [v.id for v in await engine.servers(UPS)] == [ida]
     assert await names(base, 2) == ["a", "a"]
+
+
+async def test_a_changed_project_reloads_nginx_and_keeps_servers_and_counters(live, backends):
+    from nginx_tools import NGINX, topology
+
+    from hotdeploy.dataplane.nginx.detect import inspect
+    from hotdeploy.dataplane.nginx.live import NginxLiveDataPlane
+
+    engine, topo, base = await live()
+    (a,) = backends("a")
+    ida = await engine.add(UPS, NewServer(a.address))
+    assert await names(base, 3) == ["a"] * 3
+    # A new control process adopts the running nginx; the project now has a longer route.
+    again = NginxLiveDataPlane(engine.paths.prefix.rsplit("/nginx", 1)[0], "test",
+                               inspect(NGINX), engine.record())
+    assert "adopted" in await again.apply(topo) and "reloaded" not in await again.apply(topo)
+    changed = topology(topo.listen[1], route="/web", max_fails=5)
+    said = await again.apply(changed)
+    assert "reloaded" in said and again.pid == engine.pid
+    assert await names(base, 1, "/web/x") == ["a"]
+    assert await names(base, 1, "/other") == ["404"]
+    (view_a,) = await again.servers(UPS)
+    assert view_a.id == ida and view_a.requests == 4  # the shared dict outlived the reload
+    await again.api.aclose()

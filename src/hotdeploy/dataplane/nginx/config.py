@@ -183,6 +183,6 @@ def _with_generation(text: str) -> str:
 
 def generation_of(text: str) -> str | None:
     """The generation a rendered configuration carries (live mode)."""
-    found = re.search(r'\[==\]\], "([0-9a-f]{16})"', text) or re.search(
+    found = re.search(r'\]==\], "([0-9a-f]{16})"', text) or re.search(
         r'return 200 "([0-9a-f]{16})"', text)
     return found.group(1) if found else None

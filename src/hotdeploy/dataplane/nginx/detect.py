@@ -36,7 +36,7 @@ def find_binary(configured: str | None) -> str:
     return found
 
 
-def inspect(binary: str, modules_dir: Path = MODULES_DIR) -> NginxInstall:
+def inspect(binary: str, modules_dir: Path | None = None) -> NginxInstall:
     """`nginx -V` says whether Lua is compiled in; otherwise Debian's dynamic modules."""
     try:
         result = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10,
@@ -48,6 +48,6 @@ def inspect(binary: str, modules_dir: Path = MODULES_DIR) -> NginxInstall:
     version = first.split("/", 1)[1].strip() if "/" in first else first
     if "lua-nginx-module" in text or "http_lua_module" in text:
         return NginxInstall(binary, version, (), True)
-    paths = tuple(str(modules_dir / name) for name in LUA_MODULES)
+    paths = tuple(str((modules_dir or MODULES_DIR) / name) for name in LUA_MODULES)
     has = all(Path(p).is_file() for p in paths)
     return NginxInstall(binary, version, paths if has else (), has)
