@@ -109,3 +109,31 @@ def test_status_shows_engine_and_mode(shop):
     file, _ = nginx_shop(shop, orders=1)
     out = cli(file, "status").stdout
     assert "balancer nginx (live" in out
+
+
+def test_switching_the_engine_stops_the_old_balancer_at_boot(shop):
+    import httpx
+
+    file, base = shop(orders=1)
+    before = status(file)
+    assert before["dataplane"]["engine"] == "builtin"
+    os.kill(before["control_pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    file.write_text(file.read_text().replace('engine = "builtin"', 'engine = "nginx"'))
+    again = cli(file, "up", "--detach")
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out
+    assert "stopping the running 'builtin' balancer" in out
+    after = status(file)
+    assert after["dataplane"]["engine"] == "nginx"
+    assert after["dataplane"]["pid"] != before["dataplane"]["pid"]
+    deadline = time.monotonic() + 5
+    while True:  # the old balancer's port is nginx's now
+        try:
+            if httpx.get(base + "/orders", timeout=2, trust_env=False).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert versions(file, "orders") == ["1.0.0"]

@@ -180,14 +180,15 @@ class NginxReloadDataPlane:
 
     async def add(self, upstream: str, server: NewServer) -> int:
         self.next_id += 1
+        server_id = self.next_id  # others may add while this one waits for the reload
         self.table.setdefault(upstream, []).append({
-            "id": self.next_id, "server": server.address, "weight": server.weight,
+            "id": server_id, "server": server.address, "weight": server.weight,
             "backup": server.backup,
             "max_fails": 1 if server.max_fails is None else server.max_fails,
             "fail_timeout": 10.0 if server.fail_timeout is None else server.fail_timeout,
             "down": False})
         await self._commit()
-        return self.next_id
+        return server_id
 
     async def update(self, upstream: str, server_id: int, *, weight: int | None = None,
                      drain: bool | None = None, down: bool | None = None,
