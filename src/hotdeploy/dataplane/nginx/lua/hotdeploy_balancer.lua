@@ -24,10 +24,34 @@ local rr = {}         -- per worker: server id -> {current, effective, weight}
 
 local function key(kind, id) return kind .. ":" .. id end
 
+-- The hot path's shared-dict keys per server id, built once per worker (no string building
+-- per request).
+local K = setmetatable({}, { __index = function(t, id)
+    local k = { f = key("f", id), c = key("c", id), a = key("a", id), act = key("act", id),
+        req = key("req", id), tot = key("tot", id), rt = key("rt", id), ftot = key("ftot", id),
+        r = { key("r1", id), key("r2", id), key("r3", id), key("r4", id), key("r5", id) } }
+    t[id] = k
+    return k
+end })
+
 local function get(kind, id, default)
     local v = dict:get(key(kind, id))
     if v == nil then return default end
     return v
+end
+
+-- Counters that only the admin API reads (requests, responses, response time) are summed per
+-- worker and added to the shared dict every FLUSH seconds: the request path then touches the
+-- shared dict only for what other workers must see at once (in-flight counts, failures).
+local FLUSH = 0.2
+local pending = {}
+
+local function bump(k, n) pending[k] = (pending[k] or 0) + n end
+
+local function flush()
+    local batch = pending
+    pending = {}
+    for k, n in pairs(batch) do dict:incr(k, n, 0) end
 end
 
 local function lock()
@@ -119,7 +143,8 @@ end
 local function failed_out(s, now, single)
     -- max_fails=0 disables accounting; a single server is never marked unavailable.
     if single or s.max_fails == 0 then return false end
-    return get("f", s.id, 0) >= s.max_fails and now - get("c", s.id, 0) <= s.fail_timeout
+    local k = K[s.id]
+    return (dict:get(k.f) or 0) >= s.max_fails and now - (dict:get(k.c) or 0) <= s.fail_timeout
 end
 
 local function eligible(u, s, tried, now, single)
@@ -270,6 +295,11 @@ end
 
 function M.init(conf, generation, saved_file)
     UPS = cjson.decode(conf) or {}
+    for _, u in pairs(UPS) do
+        local codes = {}
+        for code in pairs(u.fail_codes or {}) do codes[tonumber(code)] = true end
+        u.fail_codes = codes
+    end
     GENERATION = generation
     -- A reload keeps the shared dict: servers and counters carry over. A fresh start reads
     -- the servers the control process saved (counters start at zero).
@@ -300,6 +330,8 @@ end
 
 function M.init_worker()
     math.randomseed(ngx.now() * 1000 + ngx.worker.pid())
+    -- premature (the worker is exiting: a reload or a stop) flushes one last time too
+    ngx.timer.every(FLUSH, flush)
     -- Active checks run in one worker (worker 0 of the current generation); results go to
     -- the shared dict that every worker's balancer reads.
     if ngx.worker.id() ~= 0 then return end
@@ -345,9 +377,11 @@ function M.balance(name)
     tried[s.id] = true
     -- The probe after fail_timeout: this selection stamps `checked`, which keeps the other
     -- requests away until the probe's outcome is known.
-    if now - get("c", s.id, 0) > s.fail_timeout then dict:set(key("c", s.id), now) end
-    dict:incr(key("act", s.id), 1, 0)
-    dict:incr(key("req", s.id), 1, 0)
+    local k = K[s.id]
+    if now - (dict:get(k.c) or 0) > s.fail_timeout then dict:set(k.c, now) end
+    dict:incr(k.act, 1, 0)
+    bump(k.req, 1)
+    ctx.hd_t0 = now
     local ids = ctx.hd_ids
     ids[#ids + 1] = s.id
     local ok, err = balancer.set_current_peer(s.host, s.port)
@@ -357,49 +391,61 @@ function M.balance(name)
     end
 end
 
+local function account(name, u, id, status, header, t, now)
+    local k = K[id]
+    dict:incr(k.act, -1, 0)
+    -- error/timeout/invalid_header (no header arrived: nginx answers 502/504 itself) always
+    -- count as failures; a backend's own http_5xx only when listed in proxy_next_upstream.
+    local failed = status == nil or header == "-" or u.fail_codes[status] == true
+    if status and header ~= "-" then
+        local class = k.r[math.floor(status / 100)]
+        if class then bump(class, 1) end
+        bump(k.tot, 1)
+        if t then bump(k.rt, t * 1000) end
+    end
+    if failed then
+        dict:incr(k.f, 1, 0)
+        dict:incr(k.ftot, 1, 0)
+        dict:set(k.a, now)
+        dict:set(k.c, now)
+        -- effective -= weight / max_fails: a recovered server comes back gradually
+        local w = rr[id]
+        for _, s in ipairs(view(name).list) do
+            if s.id == id and w and s.max_fails > 0 then
+                w.effective = math.max(0, w.effective - math.floor(s.weight / s.max_fails))
+            end
+        end
+    elseif (dict:get(k.f) or 0) > 0 and (dict:get(k.a) or 0) < (dict:get(k.c) or 0) then
+        dict:set(k.f, 0)  -- the probe after fail_timeout succeeded
+    end
+end
+
+local function needs_header(status) return status == nil or status == 502 or status == 504 end
+
 function M.log()
-    -- One entry per attempt in $upstream_status/$upstream_header_time, in the order of the
-    -- peers the balancer picked: the outcome of each attempt, as nginx's free_peer sees it.
+    -- One entry per attempt in $upstream_status (and _header_time, _response_time), in the
+    -- order of the peers the balancer picked: the outcome of each, as nginx's free_peer sees it.
     local ctx = ngx.ctx
     local ids = ctx.hd_ids
     if not ids or #ids == 0 then return end
-    local u = UPS[ctx.hd_ups] or {}
-    local fail_codes = u.fail_codes or {}
-    local statuses = split(ngx.var.upstream_status)
-    local headers = split(ngx.var.upstream_header_time)
-    local times = split(ngx.var.upstream_response_time)
+    local name = ctx.hd_ups
+    local u = UPS[name]
+    local var = ngx.var
     local now = ngx.now()
+    local text = var.upstream_status
+    if #ids == 1 and text and tonumber(text) then  -- the common case: one attempt
+        local status = tonumber(text)
+        local header = needs_header(status) and var.upstream_header_time or nil
+        -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time uses
+        account(name, u, ids[1], status, header, now - (ctx.hd_t0 or now), now)
+        return
+    end
+    local statuses = split(text)
+    local headers = split(var.upstream_header_time)
+    local times = split(var.upstream_response_time)
     for i, id in ipairs(ids) do
-        dict:incr(key("act", id), -1, 0)
         local status = tonumber(statuses[i])
-        -- error/timeout/invalid_header (no header arrived) always count; http_5xx only when
-        -- listed in proxy_next_upstream.
-        local failed = headers[i] == nil or headers[i] == "-" or
-            (status ~= nil and fail_codes[tostring(status)] == true)
-        if status and headers[i] ~= "-" then
-            dict:incr(key("r" .. math.floor(status / 100), id), 1, 0)
-            dict:incr(key("tot", id), 1, 0)
-            local t = tonumber(times[i])
-            if t then
-                dict:incr(key("rt", id), t * 1000, 0)
-                dict:incr(key("rtn", id), 1, 0)
-            end
-        end
-        if failed then
-            dict:incr(key("f", id), 1, 0)
-            dict:incr(key("ftot", id), 1, 0)
-            dict:set(key("a", id), now)
-            dict:set(key("c", id), now)
-            -- effective -= weight / max_fails: a recovered server comes back gradually
-            local w = rr[id]
-            local s = nil
-            for _, x in ipairs(view(ctx.hd_ups).list) do if x.id == id then s = x end end
-            if w and s and s.max_fails > 0 then
-                w.effective = math.max(0, w.effective - math.floor(s.weight / s.max_fails))
-            end
-        elseif get("a", id, 0) < get("c", id, 0) then
-            dict:set(key("f", id), 0)
-        end
+        account(name, u, id, status, headers[i] or "-", tonumber(times[i]), now)
     end
 end
 
@@ -454,7 +500,7 @@ local function peer_json(u, s)
     elseif s.drain then state = "draining"
     elseif hs ~= "up" then state = hs
     elseif failed_out(s, now, false) then state = "unavail" end
-    local rtn = get("rtn", s.id, 0)
+    local rtn = get("tot", s.id, 0)
     return {
         id = s.id, server = s.server, name = s.server, backup = s.backup == true,
         weight = s.weight, state = state, active = get("act", s.id, 0),
@@ -527,6 +573,7 @@ local function mutate(name, fn)
 end
 
 function M.admin()
+    flush()  -- this worker's counters; the others' arrive within FLUSH seconds
     local method = ngx.req.get_method()
     local uri = ngx.var.uri
     if uri == "/api/9/hotdeploy" then
