@@ -236,3 +236,19 @@ async def test_a_changed_project_reloads_nginx_and_keeps_servers_and_counters(li
     (view_a,) = await again.servers(UPS)
     assert view_a.id == ida and view_a.requests == 4  # the shared dict outlived the reload
     await again.api.aclose()
+
+
+async def test_a_client_that_goes_away_is_not_a_server_failure(live, backends):
+    # nginx frees the peer with state 0 on a 499: aborted requests (a load generator
+    # stopping) must not take healthy servers out.
+    engine, _, base = await live(max_fails=1, fail_timeout="30s")
+    ids = await add_all(engine, backends("a", "b"), max_fails=1, fail_timeout=30.0)
+    async with httpx.AsyncClient(base_url=base, timeout=0.2, trust_env=False) as http:
+        for _ in range(4):
+            with pytest.raises(httpx.TimeoutException):
+                await http.get("/slow?ms=600")
+    await asyncio.sleep(0.8)  # the aborted requests' log phase ran
+    for server_id in ids:
+        seen = await view(engine, server_id)
+        assert (seen.state, seen.fails, seen.active) == ("up", 0, 0)
+    assert set(await names(base, 4)) == {"a", "b"}

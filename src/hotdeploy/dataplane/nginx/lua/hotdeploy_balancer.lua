@@ -396,7 +396,10 @@ local function account(name, u, id, status, header, t, now)
     dict:incr(k.act, -1, 0)
     -- error/timeout/invalid_header (no header arrived: nginx answers 502/504 itself) always
     -- count as failures; a backend's own http_5xx only when listed in proxy_next_upstream.
-    local failed = status == nil or header == "-" or u.fail_codes[status] == true
+    -- A client that went away (499, or no status at all) is not the server's failure: nginx
+    -- frees the peer with state 0 then.
+    local failed = status ~= nil and status ~= 499 and
+        (header == "-" or u.fail_codes[status] == true)
     if status and header ~= "-" then
         local class = k.r[math.floor(status / 100)]
         if class then bump(class, 1) end
@@ -420,7 +423,12 @@ local function account(name, u, id, status, header, t, now)
     end
 end
 
-local function needs_header(status) return status == nil or status == 502 or status == 504 end
+local function needs_header(status) return status == 502 or status == 504 end
+
+local function aborted()
+    -- the client closed the connection before the answer: nginx logs 499
+    return ngx.var.status == "499"
+end
 
 function M.log()
     -- One entry per attempt in $upstream_status (and _header_time, _response_time), in the
@@ -436,6 +444,7 @@ function M.log()
     if #ids == 1 and text and tonumber(text) then  -- the common case: one attempt
         local status = tonumber(text)
         local header = needs_header(status) and var.upstream_header_time or nil
+        if header == "-" and aborted() then status = nil end
         -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time uses
         account(name, u, ids[1], status, header, now - (ctx.hd_t0 or now), now)
         return
@@ -443,8 +452,10 @@ function M.log()
     local statuses = split(text)
     local headers = split(var.upstream_header_time)
     local times = split(var.upstream_response_time)
+    local last_aborted = aborted()
     for i, id in ipairs(ids) do
         local status = tonumber(statuses[i])
+        if i == #ids and last_aborted then status = nil end
         account(name, u, id, status, headers[i] or "-", tonumber(times[i]), now)
     end
 end
