@@ -252,3 +252,15 @@ async def test_a_client_that_goes_away_is_not_a_server_failure(live, backends):
         seen = await view(engine, server_id)
         assert (seen.state, seen.fails, seen.active) == ("up", 0, 0)
     assert set(await names(base, 4)) == {"a", "b"}
+
+
+async def test_slow_start_ramps_a_new_server_weight_up(live, backends):
+    engine, _, base = await live(slow_start="4s")
+    a, b = backends("a", "b")
+    await engine.add(UPS, NewServer(a.address))
+    await engine.add(UPS, NewServer(b.address, slow_start=4.0))
+    early = Counter(await names(base, 20))
+    assert early["b"] <= 6, early  # a small share of its weight early in the ramp
+    await asyncio.sleep(4.1)
+    late = Counter(await names(base, 40))
+    assert late == {"a": 20, "b": 20}, late

@@ -125,7 +125,10 @@ local function view(name)
             rr[s.id] = { current = 0, effective = s.weight, weight = s.weight }
         end
     end
-    c = { gen = gen, list = list, primary = primary, backup = backup, total = total }
+    local by_id = {}
+    for _, s in ipairs(list) do by_id[s.id] = s end
+    c = { gen = gen, list = list, primary = primary, backup = backup, total = total,
+        by_id = by_id }
     local u = UPS[name]
     if u and u.method == "hash" and u.consistent then c.ring = ring_of(primary) end
     cache[name] = c
@@ -159,14 +162,36 @@ end
 -- ---------------------------------------------------------------------------------------
 -- the policies
 
-local function swrr(cands)
+-- NGINX Plus `slow_start=T`: after a server is added (or passes its first check) or
+-- recovers, its weight ramps from 0 to nominal over T (never below 5%, so it is not starved).
+-- Only servers with slow_start read the ramp's start from the shared dict.
+local SLOW_START_MIN = 0.05
+
+local function ramp_begin(s)
+    if s and (s.slow_start or 0) > 0 then dict:set(key("ss", s.id), ngx.now()) end
+end
+
+local function weight_of(s, now)
+    local ss = s.slow_start
+    if ss and ss > 0 then
+        local began = dict:get(key("ss", s.id))
+        if began and now - began < ss then
+            return s.weight * math.max((now - began) / ss, SLOW_START_MIN)
+        end
+    end
+    return s.weight
+end
+
+local function swrr(cands, now)
     -- Smooth weighted round robin: current += effective; the largest current wins and
     -- gives back the total. Weights 5,1,1 give a a b a c a a.
     local best, total = nil, 0
     for _, s in ipairs(cands) do
         local w = rr[s.id]
-        w.current = w.current + w.effective
-        total = total + w.effective
+        local eff = w.effective
+        if s.slow_start and s.slow_start > 0 then eff = math.min(eff, weight_of(s, now)) end
+        w.current = w.current + eff
+        total = total + eff
         if w.effective < s.weight then w.effective = w.effective + 1 end
         if best == nil or w.current > rr[best.id].current then best = s end
     end
@@ -182,30 +207,31 @@ local function eligible_of(u, group, tried, now, single)
     return out
 end
 
-local function least_conn(cands)
+local function least_conn(cands, now)
     -- The smallest conns/weight (a.conns * b.weight < b.conns * a.weight); ties go to
     -- smooth weighted round robin among the tied.
     local best, tied = nil, {}
     for _, s in ipairs(cands) do
         local conns = get("act", s.id, 0)
-        if best == nil or conns * best.weight < best.conns * s.weight then
-            best = { conns = conns, weight = s.weight }
+        local weight = weight_of(s, now)
+        if best == nil or conns * best.weight < best.conns * weight then
+            best = { conns = conns, weight = weight }
             tied = { s }
-        elseif conns * best.weight == best.conns * s.weight then
+        elseif conns * best.weight == best.conns * weight then
             tied[#tied + 1] = s
         end
     end
     if #tied <= 1 then return tied[1] end
-    return swrr(tied)
+    return swrr(tied, now)
 end
 
-local function random_pick(cands)
+local function random_pick(cands, now)
     local total = 0
-    for _, s in ipairs(cands) do total = total + s.weight end
+    for _, s in ipairs(cands) do total = total + weight_of(s, now) end
     if total == 0 then return nil end
     local w = math.random() * total
     for _, s in ipairs(cands) do
-        w = w - s.weight
+        w = w - weight_of(s, now)
         if w < 0 then return s end
     end
     return cands[#cands]
@@ -235,7 +261,7 @@ local function ip_hash(u, c, tried, now, single)
         local s = by_weight(c.primary, c.total, hash % c.total)
         if eligible(u, s, tried, now, single) then return s end
     end
-    return swrr(eligible_of(u, c.primary, tried, now, single))
+    return swrr(eligible_of(u, c.primary, tried, now, single), now)
 end
 
 local function hash_value(u)
@@ -254,7 +280,7 @@ local function plain_hash(u, c, tried, now, single)
         local s = by_weight(c.primary, c.total, hash % c.total)
         if eligible(u, s, tried, now, single) then return s end
     end
-    return swrr(eligible_of(u, c.primary, tried, now, single))
+    return swrr(eligible_of(u, c.primary, tried, now, single), now)
 end
 
 local function consistent_hash(u, c, tried, now, single)
@@ -285,9 +311,9 @@ local function pick(u, c, group, is_backup, tried, now, single)
     end
     local cands = eligible_of(u, group, tried, now, single)
     if #cands == 0 then return nil end
-    if u.method == "least_conn" then return least_conn(cands) end
-    if u.method == "random" then return random_pick(cands) end
-    return swrr(cands)
+    if u.method == "least_conn" then return least_conn(cands, now) end
+    if u.method == "random" then return random_pick(cands, now) end
+    return swrr(cands, now)
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -419,6 +445,8 @@ local function account(name, u, id, status, header, t, now)
             end
         end
     elseif (dict:get(k.f) or 0) > 0 and (dict:get(k.a) or 0) < (dict:get(k.c) or 0) then
+        local s = view(name).by_id[id]
+        if s and (dict:get(k.f) or 0) >= s.max_fails then ramp_begin(s) end  -- recovered
         dict:set(k.f, 0)  -- the probe after fail_timeout succeeded
     end
 end
@@ -487,7 +515,10 @@ check_server = function(premature, name, s)
         dict:set(key("hcf", s.id), 0)
         local passes = dict:incr(key("hcp", s.id), 1, 0)
         dict:set(key("hclast", s.id), true)
-        if state ~= "up" and passes >= hc.passes then dict:set(key("hcs", s.id), "up") end
+        if state ~= "up" and passes >= hc.passes then
+            dict:set(key("hcs", s.id), "up")
+            ramp_begin(s)  -- a new server's first pass, or a recovery
+        end
     else
         dict:set(key("hcp", s.id), 0)
         dict:set(key("hclast", s.id), false)
@@ -615,11 +646,15 @@ function M.admin()
             if not s then return 400, { error = { status = 400, code = "InvalidParam", text = err } } end
             if not s.server then return 400, { error = { status = 400, text = "server missing" } } end
             s.id = dict:incr("nextid", 1, 0)
-            for _, kind in ipairs({ "f", "a", "c", "act", "hcs", "hcp", "hcf", "removed" }) do
+            for _, kind in ipairs({ "f", "a", "c", "act", "hcs", "hcp", "hcf", "removed", "ss" }) do
                 dict:delete(key(kind, s.id))
             end
             list[#list + 1] = s
-            if u.health then ngx.timer.at(0, check_server, name, s) end  -- first check now
+            if u.health then
+                ngx.timer.at(0, check_server, name, s)  -- first check now; ramp at its pass
+            else
+                ramp_begin(s)
+            end
             return 201, s
         end)
     end
