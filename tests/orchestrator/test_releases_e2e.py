@@ -142,7 +142,10 @@ def wait_body(base: str, prefix: str, timeout: float = 40.0) -> str:
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
-        seen = body(base)
+        try:
+            seen = body(base)
+        except httpx.TransportError as exc:  # not up yet
+            seen = repr(exc)
         if seen.startswith(prefix):
             return seen
         time.sleep(0.2)

@@ -1,5 +1,6 @@
-"""`hotdeploy export ...`: the project in another tool's terms. `export nginx` writes a static
-nginx.conf for open-source nginx (hotdeploy.dataplane.nginx.export)."""
+"""`hotdeploy export TARGET`: the project rendered as files for a platform that runs it
+without the control process. One self-contained function per target; each reads the project,
+calls a pure export and writes what it returns."""
 
 from __future__ import annotations
 
@@ -10,20 +11,23 @@ import typer
 from hotdeploy import defaults as d
 from hotdeploy.cli import fail
 from hotdeploy.errors import HotdeployError
-from hotdeploy.project.loader import load_project
 
-export_app = typer.Typer(help="Export the project for another tool.", no_args_is_help=True)
+export_app = typer.Typer(name="export", no_args_is_help=True,
+                         help="Write the project for another tool (nginx).")
+
+FileOpt = typer.Option(d.PROJECT_FILE, "-f", "--file", help="The project file.")
 
 
 @export_app.command("nginx")
-def export_nginx_cmd(
-    file: str = typer.Option(d.PROJECT_FILE, "-f", "--file", help="The project file."),
+def nginx(
+    file: str = FileOpt,
     output: str | None = typer.Option(None, "-o", "--output",
-                                      help="Write here instead of standard output."),
+                                      help="Write to this file instead of standard output."),
 ) -> None:
-    """A static nginx.conf of the project (open-source directives; Plus-only ones as
-    comments saying what to use instead)."""
+    """A static nginx.conf of the project for open-source nginx (NGINX Plus-only lines as
+    comments saying what to use instead). The same project gives the same bytes."""
     from hotdeploy.dataplane.nginx.export import export_nginx
+    from hotdeploy.project.loader import load_project
 
     try:
         text = export_nginx(load_project(file), Path(file).name)

@@ -109,8 +109,13 @@ local function ring_of(list)
     return ring
 end
 
+local GEN = setmetatable({}, { __index = function(t, name)
+    t[name] = key("gen", name)
+    return t[name]
+end })
+
 local function view(name)
-    local gen = dict:get(key("gen", name)) or 0
+    local gen = dict:get(GEN[name]) or 0
     local c = cache[name]
     if c and c.gen == gen then return c end
     local list = read_list(name)
