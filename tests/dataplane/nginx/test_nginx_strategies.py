@@ -125,6 +125,7 @@ async def test_health_check_takes_a_503_server_out_within_one_interval_without_t
         assert time.monotonic() - began < 1.5, "still not unhealthy"
         await asyncio.sleep(0.05)
     took = time.monotonic() - began
+    print(f"unhealthy {took:.2f}s after /health turned 503 (interval 0.5s)")
     assert took <= 0.5 + 1.0 + 0.2  # one interval (+ the check's own timeout + polling)
     assert (await view(engine, ida)).requests == 0  # no client traffic was needed
     assert set(await names(base, 6)) == {"b"}
