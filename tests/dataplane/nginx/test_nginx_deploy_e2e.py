@@ -137,3 +137,43 @@ def test_switching_the_engine_stops_the_old_balancer_at_boot(shop):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert versions(file, "orders") == ["1.0.0"]
+
+
+def test_sigkill_of_the_control_process_interrupts_nothing_and_up_adopts_nginx(shop):
+    file, base = nginx_shop(shop)
+    before = status(file)
+    with Load(base) as load:
+        os.kill(before["control_pid"], signal.SIGKILL)
+        time.sleep(1.0)
+        again = cli(file, "up", "--detach")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "adopted nginx" in again.stdout
+    assert load.failures == [], load.failures[:5]
+    after = status(file)
+    assert after["dataplane"]["pid"] == before["dataplane"]["pid"]
+    for old, new in zip(before["services"], after["services"], strict=True):
+        assert {pid_of(i) for i in new["instances"]} == {pid_of(i) for i in old["instances"]}
+    assert cli(file, "deploy", "payments", "--version", "1.1.0").returncode == 0
+    assert versions(file, "payments") == ["1.1.0"]
+
+
+def test_active_passive_deploy_replaces_the_backup_first_and_never_fails(shop):
+    file, base = nginx_shop(shop, balancer="active-passive", orders=2, others=2)
+    with Load(base) as load:
+        result = cli(file, "deploy", "orders", "--version", "2.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert load.failures == [], load.failures[:5]
+    time.sleep(0.3)  # request counters reach the shared dict every 0.2 s
+    svc = service(file, "orders")
+    primary = next(i for i in svc["instances"] if not i["backup"])
+    backup = next(i for i in svc["instances"] if i["backup"])
+    assert primary["server"]["requests"] > 0 and backup["server"]["requests"] == 0
+
+
+def test_scale_up_and_down_without_failures(shop):
+    file, base = nginx_shop(shop, orders=1)
+    with Load(base) as load:
+        assert cli(file, "scale", "orders", "3").returncode == 0
+        assert cli(file, "scale", "orders", "1").returncode == 0
+    assert load.failures == [], load.failures[:5]
+    assert len(service(file, "orders")["instances"]) == 1
