@@ -87,3 +87,33 @@ def test_canary_is_refused_in_reload_mode(shop):
     result = cli(file, "deploy", "orders", "--version", "2.0.0", "--strategy", "canary")
     assert result.returncode != 0
     assert "canary" in (result.stdout + result.stderr).lower()
+
+
+async def test_control_process_checks_take_a_503_server_out_and_back(tmp_path, backends):
+    import time
+
+    port = free_port()
+    engine = NginxReloadDataPlane(tmp_path / ".hotdeploy", "test", inspect(NGINX))
+    await engine.apply(topology(port, strategy="active-active-health",
+                                health_check={"interval": "500ms"}))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        flag = tmp_path / "a-health"
+        a = backends("a", env={"BACKEND_HEALTH_FILE": str(flag)})[0]
+        (b,) = backends("b")
+        ida = await engine.add(UPS, NewServer(a.address))
+        await engine.add(UPS, NewServer(b.address))
+        assert set(await names(base, 4)) == {"a", "b"}
+        flag.write_text("503")
+        began = time.monotonic()
+        while set(await names(base, 2)) != {"b"}:  # no traffic needed; polled only to see
+            assert time.monotonic() - began < 0.5 + 1.0 + 1.0, "still in rotation"
+            await asyncio.sleep(0.1)
+        assert {v.id: v.state for v in await engine.servers(UPS)}[ida] == "unhealthy"
+        flag.unlink()
+        deadline = time.monotonic() + 3
+        while set(await names(base, 4)) != {"a", "b"}:
+            assert time.monotonic() < deadline, "not back in rotation"
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.stop(5.0)

@@ -29,6 +29,7 @@ from hotdeploy.dataplane.nginx.config import (
 )
 from hotdeploy.dataplane.nginx.detect import NginxInstall
 from hotdeploy.dataplane.nginx.paths import NginxPaths
+from hotdeploy.dataplane.nginx.reload_checks import ReloadChecks
 from hotdeploy.errors import ControlError
 from hotdeploy.fileio import atomic_write
 from hotdeploy.project.topology import Topology
@@ -57,6 +58,7 @@ class NginxReloadDataPlane:
         self.next_id, self.table = self._load()
         self._pending: asyncio.Future[None] | None = None
         self.reloads = 0
+        self._checks: asyncio.Task[None] | None = None
 
     # --- the server table (ours: nginx has no API to ask) ---------------------------------------
     def _load(self) -> tuple[int, dict[str, list[dict[str, Any]]]]:
@@ -85,6 +87,7 @@ class NginxReloadDataPlane:
         return {"engine": self.engine, "mode": self.mode, "pid": self.pid,
                 "nginx": f"{self.install.binary} ({self.install.version})", "api": None,
                 "reloads": self.reloads,
+                "health_checks": "control process" if self._checks else None,
                 "capabilities": {"live_changes": False, "drain_counts": False,
                                  "server_counters": False, "active_checks": False}}
 
@@ -102,8 +105,10 @@ class NginxReloadDataPlane:
 
     def _render(self) -> tuple[str, str, str]:
         assert self.topology is not None
+        # an unhealthy server (reload_checks) is rendered `down` until it passes again
         servers = {name: [StaticServer(s["server"], s["weight"], s["backup"], s["max_fails"],
-                                       s["fail_timeout"], s["down"]) for s in listed]
+                                       s["fail_timeout"], s["down"] or bool(s.get("unhealthy")))
+                          for s in listed]
                    for name, listed in self.table.items()}
         include = render_upstreams(self.topology, servers)
         conf, generation = with_generation(render_reload(self.topology, Runtime(
@@ -118,8 +123,10 @@ class NginxReloadDataPlane:
         if await self.running():
             conf, include, generation = self._render()
             if generation == await self._generation_answered():
+                self._start_checks(topology)
                 return f"adopted nginx (pid {self.pid}, reload mode)"
             await self._write_check_reload(conf, include, generation)
+            self._start_checks(topology)
             return (f"adopted nginx (pid {self.pid}); the project file changed: "
                     "configuration reloaded")
         self.admin_port = self.admin_port or free_port(self.admin_host)
@@ -133,9 +140,17 @@ class NginxReloadDataPlane:
             return await self._generation_answered() == generation
 
         await process.wait_until(self.pid, self.paths, answered, "starting")
+        self._start_checks(topology)
         host, port = topology.listen
         return (f"nginx {self.install.version} started (pid {self.pid}, reload mode: no Lua "
                 f"module) on {host}:{port}")
+
+    def _start_checks(self, topology: Topology) -> None:
+        """(Re)start the control process's checks on this topology's probes."""
+        if self._checks is not None:
+            self._checks.cancel()
+        self._checks = asyncio.create_task(
+            ReloadChecks(lambda: self.table, self._commit).run(topology))
 
     def _write(self, conf: str, include: str) -> None:
         atomic_write(self.paths.upstreams_include, include, fsync=False)
@@ -213,12 +228,15 @@ class NginxReloadDataPlane:
         if self._pending is not None:
             await asyncio.shield(self._pending)
         return [ServerView(id=s["id"], address=s["server"],
-                           state="down" if s["down"] else "up", active=0, requests=0,
+                           state="down" if s["down"] else
+                           "unhealthy" if s.get("unhealthy") else "up", active=0, requests=0,
                            server_errors=0, responses_total=0, weight=s["weight"],
                            backup=s["backup"], response_time=None, fails=0)
                 for s in self.table.get(upstream, [])]
 
     async def stop(self, grace: float) -> None:
+        if self._checks is not None:
+            self._checks.cancel()
         if self.pid:
             await process.stop(self.pid, grace)
         Path(self.paths.servers).unlink(missing_ok=True)
