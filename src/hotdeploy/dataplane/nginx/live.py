@@ -16,6 +16,7 @@ from hotdeploy.dataplane.nginx.admin import AdminClient
 from hotdeploy.dataplane.nginx.config import Runtime, generation_of, render_live
 from hotdeploy.dataplane.nginx.detect import NginxInstall
 from hotdeploy.dataplane.nginx.paths import NginxPaths
+from hotdeploy.errors import ControlError
 from hotdeploy.fileio import atomic_write, write_if_changed
 from hotdeploy.project.topology import Topology
 from hotdeploy.runtimes.process import free_port, is_alive
@@ -82,10 +83,16 @@ class NginxLiveDataPlane:
         if await self.running():
             assert self.pid is not None
             text = self._render(topology)
+            old = Path(self.paths.conf).read_text() if Path(self.paths.conf).exists() else ""
             if not write_if_changed(self.paths.conf, text):
                 return f"adopted nginx (pid {self.pid}, live mode)"
             # hotdeploy.toml changed since nginx started: reload; the shared dict keeps the
             # servers and their counters across it.
+            try:
+                process.check_config(self.install.binary, self.paths)
+            except ControlError:
+                atomic_write(self.paths.conf, old, fsync=False)  # nginx runs the old one
+                raise
             await self._reload(generation_of(text))
             return (f"adopted nginx (pid {self.pid}); the project file changed: "
                     "configuration reloaded")
@@ -102,7 +109,6 @@ class NginxLiveDataPlane:
 
     async def _reload(self, generation: str | None) -> None:
         assert self.pid is not None
-        process.check_config(self.install.binary, self.paths)
         process.reload(self.pid)
 
         async def applied() -> bool:
