@@ -314,6 +314,26 @@ local function pick(u, c, group, is_backup, tried, now, single)
             return plain_hash(u, c, tried, now, single)
         end
     end
+    if u.method == "round_robin" then
+        -- The common case without an intermediate table: smooth weighted round robin over
+        -- the eligible peers (the same rules as swrr).
+        local best, bw, total = nil, nil, 0
+        for _, s in ipairs(group) do
+            if eligible(u, s, tried, now, single) then
+                local w = rr[s.id]
+                local eff = w.effective
+                if s.slow_start and s.slow_start > 0 then
+                    eff = math.min(eff, weight_of(s, now))
+                end
+                w.current = w.current + eff
+                total = total + eff
+                if w.effective < s.weight then w.effective = w.effective + 1 end
+                if best == nil or w.current > bw.current then best, bw = s, w end
+            end
+        end
+        if bw then bw.current = bw.current - total end
+        return best
+    end
     local cands = eligible_of(u, group, tried, now, single)
     if #cands == 0 then return nil end
     if u.method == "least_conn" then return least_conn(cands, now) end
