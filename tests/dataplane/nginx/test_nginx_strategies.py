@@ -199,17 +199,11 @@ async def test_servers_survive_a_restart_of_nginx(live, backends):
     engine, topo, base = await live()
     (a,) = backends("a")
     ida = await engine.add(UPS, NewServer(a.address))
-    os.kill(engine.pid, signal.SIGKILL)
+    os.killpg(engine.pid, signal.SIGKILL)  # a crash of the master and its workers
     deadline = time.monotonic() + 5
     while await engine.running():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    for _ in range(50):  # workers of a SIGKILLed master notice it and exit
-        try:
-            httpx.get(base, timeout=0.2)
-        except httpx.HTTPError:
-            break
-        await asyncio.sleep(0.1)
     await engine.apply(topo)
     assert [v.id for v in await engine.servers(UPS)] == [ida]
     assert await names(base, 2) == ["a", "a"]
