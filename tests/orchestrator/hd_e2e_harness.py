@@ -31,8 +31,10 @@ def free_port() -> int:
 
 
 def make_project(tmp: Path, balancer: str = "active-active", deploy: str = "",
-                 orders: int = 3, others: int = 1) -> tuple[Path, int]:
-    """A copy of examples/shop with a free listen port and smaller instance counts."""
+                 orders: int = 3, others: int = 1, engine: str = "builtin",
+                 engine_extra: str = "") -> tuple[Path, int]:
+    """A copy of examples/shop with a free listen port and smaller instance counts, routed by
+    `engine` (`engine_extra`: more [balancer] keys, e.g. nginx_mode)."""
     root = tmp / "shop"
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns(".hotdeploy", "__pycache__"))
     port = free_port()
@@ -43,6 +45,8 @@ name = "shop"
 [balancer]
 listen = "127.0.0.1:{port}"
 strategy = "{balancer}"
+engine = "{engine}"
+{engine_extra}
 max_fails = 3
 fail_timeout = "30s"
 retry_non_idempotent = true  # the example apps' POSTs change nothing: safe to retry

@@ -134,5 +134,26 @@ def compose(out: Path = ComposeOutOpt, file: str = FileOpt) -> None:
                     f"zero-downtime deploys need `hotdeploy up`)", highlight=False)
 
 
+@export_app.command("nginx")
+def nginx(
+    file: str = FileOpt,
+    output: str | None = typer.Option(None, "-o", "--output",
+                                      help="Write to this file instead of standard output."),
+) -> None:
+    """A static nginx.conf of the project for open-source nginx (NGINX Plus-only lines as
+    comments saying what to use instead). The same project gives the same bytes."""
+    from hotdeploy.dataplane.nginx.export import export_nginx
+    from hotdeploy.project.loader import load_project
+
+    try:
+        text = export_nginx(load_project(file), Path(file).name)
+    except HotdeployError as exc:
+        raise fail(exc) from None
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from hotdeploy.dataplane import dataplane_for
+from hotdeploy.dataplane import dataplane_for, same_engine
 from hotdeploy.dataplane.base import DataPlane
 from hotdeploy.errors import HotdeployError
 from hotdeploy.orchestrator import instances as ops
@@ -51,8 +51,17 @@ class Controller:
         self._forced_runtime = runtime
         self.runtimes: dict[str, Runtime] = {}
         self.runtime = self.runtime_named(self.project.runtime.kind)  # the project's default
-        self.dataplane = dataplane or dataplane_for(self.state.dataplane, self.paths.state_dir,
-                                                    str(self.paths.project_file))
+        # A recorded engine other than the project's is stopped at boot and the project's
+        # started; `_reconcile` then replaces the instances (the new engine lists none).
+        self.previous: DataPlane | None = None
+        record = self.state.dataplane
+        if dataplane is None and record and not same_engine(record, self.project.balancer):
+            self.previous = dataplane_for(record, self.paths.state_dir,
+                                          str(self.paths.project_file))
+            record = {}
+        self.dataplane = dataplane or dataplane_for(record, self.paths.state_dir,
+                                                    str(self.paths.project_file),
+                                                    self.project.balancer)
         self.store = ReleaseStore(self.paths.releases)
         self.locks: dict[str, asyncio.Lock] = {n: asyncio.Lock()
                                                for n in self.project.deployables()}
@@ -161,6 +170,8 @@ class Controller:
     # --- boot: start or adopt -------------------------------------------------------------------
     async def boot(self) -> None:
         try:
+            if self.previous is not None:
+                await self._switch_engine(self.previous)
             self._boot(await self.dataplane.apply(self.topology))
             self.persist()
             for name in [n for n in self.state.services if n not in self.project.deployables()]:
@@ -193,6 +204,19 @@ class Controller:
         except Exception as exc:  # a bug or a library's own error: say so instead of hanging `up`
             self.boot_error = f"internal error: {exc!r}"
             self._boot(f"boot failed: {self.boot_error}")
+
+    async def _switch_engine(self, old: DataPlane) -> None:
+        """The project names another engine than the one running: stop the old one (it holds
+        the listen port) and forget its server ids; `_reconcile` stops the instances the new
+        engine does not list and `converge` starts the desired count on it."""
+        self._boot(f"[balancer] engine is now {self.dataplane.engine!r} "
+                   f"({self.dataplane.describe().get('mode')}); stopping the running "
+                   f"{old.engine!r} balancer")
+        await old.stop(self.project.deploy.stop_grace)
+        for svc in self.state.services.values():
+            for info in svc.instances:
+                info.server_id = None
+        self.previous = None
 
     def _boot(self, message: str) -> None:
         self.boot_log.append(message)

@@ -29,6 +29,8 @@ Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$")]
 BalancerStrategy = Literal["active-active", "active-active-health", "active-passive"]
 Method = Literal["round_robin", "least_conn", "ip_hash", "hash", "random"]
 DeployStrategy = Literal["rolling", "blue-green", "canary"]
+Engine = Literal["builtin", "nginx"]
+NginxMode = Literal["auto", "live", "reload"]
 _PATH = r"^/[A-Za-z0-9._~/-]*$"
 
 
@@ -65,6 +67,12 @@ class BalancerSection(_Strict):
     retry_non_idempotent: bool = False
     # The admin API listener; port 0 picks a free loopback port when the balancer starts.
     admin_listen: str = d.PROJECT_ADMIN_LISTEN
+    # Who routes: the built-in balancer (`hotdeploy lb`) or the system's open-source nginx.
+    engine: Engine = "builtin"
+    nginx: str | None = None  # the nginx binary; default: on PATH, else /usr/sbin/nginx
+    # live: the Lua balancer (needs libnginx-mod-http-lua); reload: servers in an include
+    # file, one reload per change; auto: live when the Lua module is there.
+    nginx_mode: NginxMode = "auto"
 
     @field_validator("listen", "admin_listen")
     @classmethod

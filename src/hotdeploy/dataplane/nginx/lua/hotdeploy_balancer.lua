@@ -1,0 +1,710 @@
+-- hotdeploy's balancer for open-source nginx (balancer_by_lua, log_by_lua, content_by_lua).
+--
+-- nginx's own round robin and max_fails no longer choose the peer once balancer_by_lua does,
+-- so this module implements the rules of ngx_http_upstream_round_robin.c, least_conn,
+-- ip_hash and hash itself. Servers live in the lua_shared_dict `hotdeploy` (every worker, and
+-- every generation of workers across a reload, sees the same servers and counters); each
+-- worker keeps only the smooth-round-robin weights, as nginx does for an upstream without a
+-- `zone`. Failure accounting (fails/accessed/checked) is shared, as with a `zone`.
+
+local cjson = require "cjson.safe"
+local balancer = require "ngx.balancer"
+local bit = require "bit"
+
+local dict = ngx.shared.hotdeploy
+local M = {}
+
+local UPS = {}        -- upstream settings rendered into nginx.conf: method, key, health ...
+local GENERATION = "" -- digest of the configuration: a reload is confirmed when it answers
+local cache = {}      -- per worker: upstream -> {gen, list, primary, backup, ring}
+local rr = {}         -- per worker: server id -> {current, effective, weight}
+
+-- ---------------------------------------------------------------------------------------
+-- helpers
+
+local function key(kind, id) return kind .. ":" .. id end
+
+-- The hot path's shared-dict keys per server id, built once per worker (no string building
+-- per request).
+local K = setmetatable({}, { __index = function(t, id)
+    local k = { f = key("f", id), c = key("c", id), a = key("a", id), act = key("act", id),
+        req = key("req", id), tot = key("tot", id), rt = key("rt", id), ftot = key("ftot", id),
+        r = { key("r1", id), key("r2", id), key("r3", id), key("r4", id), key("r5", id) } }
+    t[id] = k
+    return k
+end })
+
+local function get(kind, id, default)
+    local v = dict:get(key(kind, id))
+    if v == nil then return default end
+    return v
+end
+
+-- Counters that only the admin API reads (requests, responses, response time) are summed per
+-- worker and added to the shared dict every FLUSH seconds: the request path then touches the
+-- shared dict only for what other workers must see at once (in-flight counts, failures).
+local FLUSH = 0.2
+local pending = {}
+
+local function bump(k, n) pending[k] = (pending[k] or 0) + n end
+
+local function flush()
+    local batch = pending
+    pending = {}
+    for k, n in pairs(batch) do dict:incr(k, n, 0) end
+end
+
+local function lock()
+    -- Mutations read, change and write a whole server list: serialize them across workers.
+    for _ = 1, 2000 do
+        if dict:add("lock", true, 2) then return true end
+        ngx.sleep(0.001)
+    end
+    return false
+end
+
+local function unlock() dict:delete("lock") end
+
+local UNITS = { ms = 0.001, s = 1, m = 60, h = 3600, d = 86400 }
+
+local function seconds(value, default)
+    if value == nil or value == cjson.null then return default end
+    if type(value) == "number" then return value end
+    local num, unit = tostring(value):match("^%s*([%d.]+)%s*(%a*)%s*$")
+    if not num then return nil end
+    local factor = UNITS[unit == "" and "s" or unit]
+    if not factor then return nil end
+    return tonumber(num) * factor
+end
+
+local function split(text)
+    -- $upstream_status and friends: "502, 200" (" : " separates internal redirects)
+    local out = {}
+    if not text then return out end
+    for item in text:gmatch("[^,:]+") do out[#out + 1] = item:match("^%s*(.-)%s*$") end
+    return out
+end
+
+local function read_list(name)
+    return cjson.decode(dict:get(key("list", name)) or "[]") or {}
+end
+
+local function write_list(name, list)
+    dict:set(key("list", name), cjson.encode(list))
+    dict:incr(key("gen", name), 1, 0)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- the per-worker view of an upstream's servers
+
+local function ring_of(list)
+    -- `hash ... consistent`: a ketama ring, 160 points per unit of weight (nginx's rule).
+    local ring = {}
+    for _, s in ipairs(list) do
+        for j = 0, 160 * s.weight - 1 do
+            ring[#ring + 1] = { hash = ngx.crc32_long(s.server .. "-" .. j), s = s }
+        end
+    end
+    table.sort(ring, function(a, b) return a.hash < b.hash end)
+    return ring
+end
+
+local GEN = setmetatable({}, { __index = function(t, name)
+    t[name] = key("gen", name)
+    return t[name]
+end })
+
+local function view(name)
+    local gen = dict:get(GEN[name]) or 0
+    local c = cache[name]
+    if c and c.gen == gen then return c end
+    local list = read_list(name)
+    local primary, backup, total = {}, {}, 0
+    for _, s in ipairs(list) do
+        if s.backup then backup[#backup + 1] = s else
+            primary[#primary + 1] = s
+            total = total + s.weight
+        end
+        local w = rr[s.id]
+        if not w or w.weight ~= s.weight then
+            rr[s.id] = { current = 0, effective = s.weight, weight = s.weight }
+        end
+    end
+    local by_id = {}
+    for _, s in ipairs(list) do by_id[s.id] = s end
+    c = { gen = gen, list = list, primary = primary, backup = backup, total = total,
+        by_id = by_id }
+    local u = UPS[name]
+    if u and u.method == "hash" and u.consistent then c.ring = ring_of(primary) end
+    cache[name] = c
+    return c
+end
+
+-- ---------------------------------------------------------------------------------------
+-- eligibility: ngx_http_upstream_get_peer's rules
+
+local function health_state(u, s)
+    if not u.health then return "up" end
+    return get("hcs", s.id, "checking")  -- `mandatory`: checking until the first pass
+end
+
+local function failed_out(s, now, single)
+    -- max_fails=0 disables accounting; a single server is never marked unavailable.
+    if single or s.max_fails == 0 then return false end
+    local k = K[s.id]
+    return (dict:get(k.f) or 0) >= s.max_fails and now - (dict:get(k.c) or 0) <= s.fail_timeout
+end
+
+local function eligible(u, s, tried, now, single)
+    if tried[s.id] or s.down or s.drain then return false end
+    if health_state(u, s) ~= "up" then return false end
+    if s.max_conns and s.max_conns > 0 and get("act", s.id, 0) >= s.max_conns then
+        return false
+    end
+    return not failed_out(s, now, single)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- the policies
+
+-- NGINX Plus `slow_start=T`: after a server is added (or passes its first check) or
+-- recovers, its weight ramps from 0 to nominal over T (never below 5%, so it is not starved).
+-- Only servers with slow_start read the ramp's start from the shared dict.
+local SLOW_START_MIN = 0.05
+
+local function ramp_begin(s)
+    if s and (s.slow_start or 0) > 0 then dict:set(key("ss", s.id), ngx.now()) end
+end
+
+local function weight_of(s, now)
+    local ss = s.slow_start
+    if ss and ss > 0 then
+        local began = dict:get(key("ss", s.id))
+        if began and now - began < ss then
+            return s.weight * math.max((now - began) / ss, SLOW_START_MIN)
+        end
+    end
+    return s.weight
+end
+
+local function swrr(cands, now)
+    -- Smooth weighted round robin: current += effective; the largest current wins and
+    -- gives back the total. Weights 5,1,1 give a a b a c a a.
+    local best, total = nil, 0
+    for _, s in ipairs(cands) do
+        local w = rr[s.id]
+        local eff = w.effective
+        if s.slow_start and s.slow_start > 0 then eff = math.min(eff, weight_of(s, now)) end
+        w.current = w.current + eff
+        total = total + eff
+        if w.effective < s.weight then w.effective = w.effective + 1 end
+        if best == nil or w.current > rr[best.id].current then best = s end
+    end
+    if best then rr[best.id].current = rr[best.id].current - total end
+    return best
+end
+
+local function eligible_of(u, group, tried, now, single)
+    local out = {}
+    for _, s in ipairs(group) do
+        if eligible(u, s, tried, now, single) then out[#out + 1] = s end
+    end
+    return out
+end
+
+local function least_conn(cands, now)
+    -- The smallest conns/weight (a.conns * b.weight < b.conns * a.weight); ties go to
+    -- smooth weighted round robin among the tied.
+    local best, tied = nil, {}
+    for _, s in ipairs(cands) do
+        local conns = get("act", s.id, 0)
+        local weight = weight_of(s, now)
+        if best == nil or conns * best.weight < best.conns * weight then
+            best = { conns = conns, weight = weight }
+            tied = { s }
+        elseif conns * best.weight == best.conns * weight then
+            tied[#tied + 1] = s
+        end
+    end
+    if #tied <= 1 then return tied[1] end
+    return swrr(tied, now)
+end
+
+local function random_pick(cands, now)
+    local total = 0
+    for _, s in ipairs(cands) do total = total + weight_of(s, now) end
+    if total == 0 then return nil end
+    local w = math.random() * total
+    for _, s in ipairs(cands) do
+        w = w - weight_of(s, now)
+        if w < 0 then return s end
+    end
+    return cands[#cands]
+end
+
+local function by_weight(group, total, w)
+    for _, s in ipairs(group) do
+        if w < s.weight then return s end
+        w = w - s.weight
+    end
+    return group[#group]
+end
+
+local function ip_hash(u, c, tried, now, single)
+    -- ngx_http_upstream_ip_hash_module: hash = (hash * 113 + octet) % 6271 over the first
+    -- three octets of IPv4 (the whole IPv6 address), rehashing from the previous hash on an
+    -- unavailable server; after 20 tries, round robin.
+    local addr = ngx.var.remote_addr or ""
+    local bytes = {}
+    local a, b, d = addr:match("^(%d+)%.(%d+)%.(%d+)%.%d+$")
+    if a then bytes = { tonumber(a), tonumber(b), tonumber(d) }
+    else for i = 1, #addr do bytes[#bytes + 1] = addr:byte(i) end end
+    local hash = 89
+    if c.total == 0 then return nil end
+    for _ = 1, 20 do
+        for _, byte in ipairs(bytes) do hash = (hash * 113 + byte) % 6271 end
+        local s = by_weight(c.primary, c.total, hash % c.total)
+        if eligible(u, s, tried, now, single) then return s end
+    end
+    return swrr(eligible_of(u, c.primary, tried, now, single), now)
+end
+
+local function hash_value(u)
+    return (u.hash_key:gsub("%$([%w_]+)", function(name) return ngx.var[name] or "" end))
+end
+
+local function plain_hash(u, c, tried, now, single)
+    -- ngx_http_upstream_hash_module (Cache::Memcached-compatible): hash +=
+    -- (crc32([REHASH] KEY) >> 16) & 0x7fff; server = hash % total_weight; 20 tries, then RR.
+    local k = hash_value(u)
+    local hash = 0
+    if c.total == 0 then return nil end
+    for rehash = 0, 19 do
+        local text = rehash > 0 and (tostring(rehash) .. k) or k
+        hash = hash + bit.band(bit.rshift(ngx.crc32_long(text), 16), 0x7fff)
+        local s = by_weight(c.primary, c.total, hash % c.total)
+        if eligible(u, s, tried, now, single) then return s end
+    end
+    return swrr(eligible_of(u, c.primary, tried, now, single), now)
+end
+
+local function consistent_hash(u, c, tried, now, single)
+    -- The first ring point at or after crc32(key); on an unavailable server, the next point.
+    local ring = c.ring
+    if not ring or #ring == 0 then return nil end
+    local h = ngx.crc32_long(hash_value(u))
+    local lo, hi = 1, #ring
+    while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if ring[mid].hash < h then lo = mid + 1 else hi = mid end
+    end
+    if ring[lo].hash < h then lo = 1 end
+    for i = 0, math.min(#ring, 20 * 160) - 1 do
+        local s = ring[(lo - 1 + i) % #ring + 1].s
+        if eligible(u, s, tried, now, single) then return s end
+    end
+    return nil
+end
+
+local function pick(u, c, group, is_backup, tried, now, single)
+    if not is_backup then
+        if u.method == "ip_hash" then return ip_hash(u, c, tried, now, single) end
+        if u.method == "hash" then
+            if u.consistent then return consistent_hash(u, c, tried, now, single) end
+            return plain_hash(u, c, tried, now, single)
+        end
+    end
+    if u.method == "round_robin" then
+        -- The common case without an intermediate table: smooth weighted round robin over
+        -- the eligible peers (the same rules as swrr).
+        local best, bw, total = nil, nil, 0
+        for _, s in ipairs(group) do
+            if eligible(u, s, tried, now, single) then
+                local w = rr[s.id]
+                local eff = w.effective
+                if s.slow_start and s.slow_start > 0 then
+                    eff = math.min(eff, weight_of(s, now))
+                end
+                w.current = w.current + eff
+                total = total + eff
+                if w.effective < s.weight then w.effective = w.effective + 1 end
+                if best == nil or w.current > bw.current then best, bw = s, w end
+            end
+        end
+        if bw then bw.current = bw.current - total end
+        return best
+    end
+    local cands = eligible_of(u, group, tried, now, single)
+    if #cands == 0 then return nil end
+    if u.method == "least_conn" then return least_conn(cands, now) end
+    if u.method == "random" then return random_pick(cands, now) end
+    return swrr(cands, now)
+end
+
+-- ---------------------------------------------------------------------------------------
+-- phases
+
+function M.init(conf, generation, saved_file)
+    UPS = cjson.decode(conf) or {}
+    for _, u in pairs(UPS) do
+        local codes = {}
+        for code in pairs(u.fail_codes or {}) do codes[tonumber(code)] = true end
+        u.fail_codes = codes
+    end
+    GENERATION = generation
+    -- A reload keeps the shared dict: servers and counters carry over. A fresh start reads
+    -- the servers the control process saved (counters start at zero).
+    if dict:get("loaded") then return end
+    local f = saved_file and io.open(saved_file, "r")
+    if f then
+        local saved = cjson.decode(f:read("*a")) or {}
+        f:close()
+        dict:set("nextid", tonumber(saved.nextid) or 0)
+        for name, list in pairs(saved.upstreams or {}) do
+            if type(list) == "table" and #list > 0 then write_list(name, list) end
+        end
+    end
+    dict:set("loaded", true)
+end
+
+local check_server -- forward
+
+local function schedule_checks(premature, name)
+    if premature or ngx.worker.exiting() then return end
+    for _, s in ipairs(read_list(name)) do
+        -- one check at a time per server: a slow one is not stacked up
+        if dict:add(key("hcbusy", s.id), true, UPS[name].health.interval + 1) then
+            ngx.timer.at(0, check_server, name, s)
+        end
+    end
+end
+
+function M.init_worker()
+    math.randomseed(ngx.now() * 1000 + ngx.worker.pid())
+    -- premature (the worker is exiting: a reload or a stop) flushes one last time too
+    ngx.timer.every(FLUSH, flush)
+    -- Active checks run in one worker (worker 0 of the current generation); results go to
+    -- the shared dict that every worker's balancer reads.
+    if ngx.worker.id() ~= 0 then return end
+    for name, u in pairs(UPS) do
+        if u.health then
+            ngx.timer.at(0, schedule_checks, name)
+            ngx.timer.every(u.health.interval, schedule_checks, name)
+        end
+    end
+end
+
+function M.balance(name)
+    local u = UPS[name]
+    local ctx = ngx.ctx
+    local c = view(name)
+    local now = ngx.now()
+    local tried = ctx.hd_tried
+    if not tried then
+        tried = {}
+        ctx.hd_tried, ctx.hd_ups, ctx.hd_ids = tried, name, {}
+        -- nginx gives a request as many tries as the upstream has servers (primaries and
+        -- backups); proxy_next_upstream_tries/timeout still bound them. The `down`
+        -- placeholder gives nginx's count zero, so all of them are added here.
+        if #c.list > 0 then balancer.set_more_tries(#c.list) end
+    end
+    local single = #c.primary == 1 and #c.backup == 0
+    local s = pick(u, c, c.primary, false, tried, now, single)
+    if not s and #c.backup > 0 then
+        -- Backups only while no primary is eligible, with the same algorithm.
+        s = pick(u, c, c.backup, true, tried, now, false)
+    end
+    if not s then
+        if #ctx.hd_ids == 0 then
+            -- "no live upstreams": nginx marks every peer live again for quick recovery.
+            for _, x in ipairs(c.list) do dict:set(key("f", x.id), 0) end
+            ngx.log(ngx.ERR, "no live upstreams while connecting to upstream \"", name, "\"")
+        end
+        -- No peer set: lua-nginx-module falls back to nginx's own round robin over the
+        -- placeholder, which is `down`, so nginx itself answers 502 ("no live upstreams").
+        -- (ngx.exit(502) here would become a 500.)
+        return
+    end
+    tried[s.id] = true
+    -- The probe after fail_timeout: this selection stamps `checked`, which keeps the other
+    -- requests away until the probe's outcome is known.
+    local k = K[s.id]
+    if now - (dict:get(k.c) or 0) > s.fail_timeout then dict:set(k.c, now) end
+    dict:incr(k.act, 1, 0)
+    bump(k.req, 1)
+    ctx.hd_t0 = now
+    local ids = ctx.hd_ids
+    ids[#ids + 1] = s.id
+    local ok, err = balancer.set_current_peer(s.host, s.port)
+    if not ok then
+        ngx.log(ngx.ERR, "set_current_peer ", s.server, ": ", err)
+        return ngx.exit(502)
+    end
+end
+
+local function account(name, u, id, status, header, t, now)
+    local k = K[id]
+    dict:incr(k.act, -1, 0)
+    -- error/timeout/invalid_header (no header arrived: nginx answers 502/504 itself) always
+    -- count as failures; a backend's own http_5xx only when listed in proxy_next_upstream.
+    -- A client that went away (499, or no status at all) is not the server's failure: nginx
+    -- frees the peer with state 0 then.
+    local failed = status ~= nil and status ~= 499 and
+        (header == "-" or u.fail_codes[status] == true)
+    if status and header ~= "-" then
+        local class = k.r[math.floor(status / 100)]
+        if class then bump(class, 1) end
+        bump(k.tot, 1)
+        if t then bump(k.rt, t * 1000) end
+    end
+    if failed then
+        dict:incr(k.f, 1, 0)
+        dict:incr(k.ftot, 1, 0)
+        dict:set(k.a, now)
+        dict:set(k.c, now)
+        -- effective -= weight / max_fails: a recovered server comes back gradually
+        local w = rr[id]
+        for _, s in ipairs(view(name).list) do
+            if s.id == id and w and s.max_fails > 0 then
+                w.effective = math.max(0, w.effective - math.floor(s.weight / s.max_fails))
+            end
+        end
+    elseif (dict:get(k.f) or 0) > 0 and (dict:get(k.a) or 0) < (dict:get(k.c) or 0) then
+        local s = view(name).by_id[id]
+        if s and (dict:get(k.f) or 0) >= s.max_fails then ramp_begin(s) end  -- recovered
+        dict:set(k.f, 0)  -- the probe after fail_timeout succeeded
+    end
+end
+
+local function needs_header(status) return status == 502 or status == 504 end
+
+local function aborted()
+    -- the client closed the connection before the answer: nginx logs 499
+    return ngx.var.status == "499"
+end
+
+function M.log()
+    -- One entry per attempt in $upstream_status (and _header_time, _response_time), in the
+    -- order of the peers the balancer picked: the outcome of each, as nginx's free_peer sees it.
+    local ctx = ngx.ctx
+    local ids = ctx.hd_ids
+    if not ids or #ids == 0 then return end
+    local name = ctx.hd_ups
+    local u = UPS[name]
+    local var = ngx.var
+    local now = ngx.now()
+    local text = var.upstream_status
+    if #ids == 1 and text and tonumber(text) then  -- the common case: one attempt
+        local status = tonumber(text)
+        local header = needs_header(status) and var.upstream_header_time or nil
+        if header == "-" and aborted() then status = nil end
+        -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time uses
+        account(name, u, ids[1], status, header, now - (ctx.hd_t0 or now), now)
+        return
+    end
+    local statuses = split(text)
+    local headers = split(var.upstream_header_time)
+    local times = split(var.upstream_response_time)
+    local last_aborted = aborted()
+    for i, id in ipairs(ids) do
+        local status = tonumber(statuses[i])
+        if i == #ids and last_aborted then status = nil end
+        account(name, u, id, status, headers[i] or "-", tonumber(times[i]), now)
+    end
+end
+
+-- ---------------------------------------------------------------------------------------
+-- active health checks (NGINX Plus `health_check`: uri, interval, fails, passes, mandatory)
+
+check_server = function(premature, name, s)
+    local u = UPS[name]
+    if premature or not u or not u.health then return end
+    local hc = u.health
+    local passed = false
+    local sock = ngx.socket.tcp()
+    local t = math.floor(hc.timeout * 1000)
+    sock:settimeouts(t, t, t)
+    if sock:connect(s.host, s.port) then
+        local sent = sock:send("GET " .. hc.uri .. " HTTP/1.0\r\nHost: " .. s.server ..
+            "\r\nUser-Agent: hotdeploy-health-check\r\nConnection: close\r\n\r\n")
+        local line = sent and sock:receive("*l")
+        local code = line and tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
+        passed = code ~= nil and code >= 200 and code < 400  -- Plus: 2xx and 3xx pass
+        sock:close()
+    end
+    dict:delete(key("hcbusy", s.id))
+    if dict:get(key("removed", s.id)) then return end
+    dict:incr(key("hcn", s.id), 1, 0)
+    local state = get("hcs", s.id, "checking")
+    if passed then
+        dict:set(key("hcf", s.id), 0)
+        local passes = dict:incr(key("hcp", s.id), 1, 0)
+        dict:set(key("hclast", s.id), true)
+        if state ~= "up" and passes >= hc.passes then
+            dict:set(key("hcs", s.id), "up")
+            ramp_begin(s)  -- a new server's first pass, or a recovery
+        end
+    else
+        dict:set(key("hcp", s.id), 0)
+        dict:set(key("hclast", s.id), false)
+        dict:incr(key("hcfails", s.id), 1, 0)
+        local fails = dict:incr(key("hcf", s.id), 1, 0)
+        if state ~= "unhealthy" and fails >= hc.fails then
+            dict:set(key("hcs", s.id), "unhealthy")
+            dict:incr(key("hcu", s.id), 1, 0)
+        end
+    end
+end
+
+-- ---------------------------------------------------------------------------------------
+-- the admin API: the NGINX Plus /api/9/http/upstreams subset hotdeploy uses
+
+local function peer_json(u, s)
+    local now = ngx.now()
+    local state = "up"
+    local hs = health_state(u, s)
+    if s.down then state = "down"
+    elseif s.drain then state = "draining"
+    elseif hs ~= "up" then state = hs
+    elseif failed_out(s, now, false) then state = "unavail" end
+    local rtn = get("tot", s.id, 0)
+    return {
+        id = s.id, server = s.server, name = s.server, backup = s.backup == true,
+        weight = s.weight, state = state, active = get("act", s.id, 0),
+        requests = get("req", s.id, 0),
+        responses = { ["1xx"] = get("r1", s.id, 0), ["2xx"] = get("r2", s.id, 0),
+            ["3xx"] = get("r3", s.id, 0), ["4xx"] = get("r4", s.id, 0),
+            ["5xx"] = get("r5", s.id, 0), total = get("tot", s.id, 0) },
+        fails = get("ftot", s.id, 0), max_fails = s.max_fails, fail_timeout = s.fail_timeout,
+        response_time = rtn > 0 and get("rt", s.id, 0) / rtn or cjson.null,
+        health_checks = { checks = get("hcn", s.id, 0), fails = get("hcfails", s.id, 0),
+            unhealthy = get("hcu", s.id, 0), last_passed = dict:get(key("hclast", s.id)) },
+    }
+end
+
+local function reply(status, body)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json"
+    if body ~= nil then ngx.say(cjson.encode(body)) end
+    return ngx.exit(status)
+end
+
+local function fail(status, code, text)
+    return reply(status, { error = { status = status, code = code, text = text } })
+end
+
+local function server_config(u, body, s)
+    -- The parameters of an upstream `server` directive (Plus API field names).
+    s = s or {}
+    if body.server ~= nil then
+        local host, port = tostring(body.server):match("^([%w.%-]+):(%d+)$")
+        if not host then return nil, "server: expected host:port" end
+        s.server, s.host, s.port = body.server, host, tonumber(port)
+    end
+    for _, f in ipairs({ "weight", "max_fails", "max_conns" }) do
+        if body[f] ~= nil then
+            local n = tonumber(body[f])
+            if not n or n < 0 or (f == "weight" and n < 1) then return nil, f .. ": invalid" end
+            s[f] = math.floor(n)
+        end
+    end
+    if body.fail_timeout ~= nil then
+        s.fail_timeout = seconds(body.fail_timeout)
+        if not s.fail_timeout then return nil, "fail_timeout: invalid" end
+    end
+    if body.slow_start ~= nil then s.slow_start = seconds(body.slow_start) or 0 end
+    for _, f in ipairs({ "backup", "down", "drain" }) do
+        if body[f] ~= nil then s[f] = body[f] == true end
+    end
+    s.weight = s.weight or 1
+    s.max_fails = s.max_fails or u.max_fails
+    s.fail_timeout = s.fail_timeout or u.fail_timeout
+    return s
+end
+
+local function upstream_json(name)
+    local u = UPS[name]
+    local peers = {}
+    for _, s in ipairs(read_list(name)) do peers[#peers + 1] = peer_json(u, s) end
+    return { peers = peers, keepalive = u.keepalive, zombies = 0, zone = name }
+end
+
+local function mutate(name, fn)
+    if not lock() then return fail(503, "Locked", "the server list is busy") end
+    local list = read_list(name)
+    local ok, status, body = pcall(fn, list)
+    if ok and status < 300 and ngx.req.get_method() ~= "GET" then write_list(name, list) end
+    unlock()
+    if not ok then return fail(500, "Error", tostring(status)) end
+    return reply(status, body)
+end
+
+function M.admin()
+    flush()  -- this worker's counters; the others' arrive within FLUSH seconds
+    local method = ngx.req.get_method()
+    local uri = ngx.var.uri
+    if uri == "/api/9/hotdeploy" then
+        return reply(200, { engine = "nginx", mode = "live", generation = GENERATION,
+            worker_pid = ngx.worker.pid(), nginx = ngx.var.nginx_version,
+            next_id = dict:get("nextid") or 0 })
+    end
+    if uri == "/api/9/http/upstreams" or uri == "/api/9/http/upstreams/" then
+        local all = {}
+        for name in pairs(UPS) do all[name] = upstream_json(name) end
+        return reply(200, all)
+    end
+    local name, rest = uri:match("^/api/9/http/upstreams/([%w_%-]+)(.*)$")
+    local u = name and UPS[name]
+    if not u then return fail(404, "UpstreamNotFound", "upstream not found") end
+    if rest == "" or rest == "/" then return reply(200, upstream_json(name)) end
+    local body = {}
+    if method == "POST" or method == "PATCH" then
+        ngx.req.read_body()
+        body = cjson.decode(ngx.req.get_body_data() or "{}")
+        if type(body) ~= "table" then return fail(400, "BodyFormatError", "invalid JSON") end
+    end
+    if rest == "/servers" or rest == "/servers/" then
+        if method == "GET" then return reply(200, read_list(name)) end
+        if method ~= "POST" then return fail(405, "MethodNotSupported", method) end
+        return mutate(name, function(list)
+            local s, err = server_config(u, body)
+            if not s then return 400, { error = { status = 400, code = "InvalidParam", text = err } } end
+            if not s.server then return 400, { error = { status = 400, text = "server missing" } } end
+            s.id = dict:incr("nextid", 1, 0)
+            for _, kind in ipairs({ "f", "a", "c", "act", "hcs", "hcp", "hcf", "removed", "ss" }) do
+                dict:delete(key(kind, s.id))
+            end
+            list[#list + 1] = s
+            if u.health then
+                ngx.timer.at(0, check_server, name, s)  -- first check now; ramp at its pass
+            else
+                ramp_begin(s)
+            end
+            return 201, s
+        end)
+    end
+    local id = tonumber(rest:match("^/servers/(%d+)$"))
+    if not id then return fail(404, "PathNotFound", "path not found") end
+    return mutate(name, function(list)
+        for i, s in ipairs(list) do
+            if s.id == id then
+                if method == "GET" then return 200, s end
+                if method == "DELETE" then
+                    -- Requests in flight finish; their log phase still counts them down.
+                    table.remove(list, i)
+                    dict:set(key("removed", id), true, 600)
+                    return 200, list
+                end
+                if method == "PATCH" then
+                    local _, err = server_config(u, body, s)
+                    if err then return 400, { error = { status = 400, code = "InvalidParam", text = err } } end
+                    return 200, s
+                end
+                return 405, { error = { status = 405, text = method } }
+            end
+        end
+        return 404, { error = { status = 404, code = "UpstreamServerNotFound", text = "server not found" } }
+    end)
+end
+
+return M
