@@ -23,6 +23,7 @@ from typing import Any
 
 from hotdeploy import __version__
 from hotdeploy import defaults as d
+from hotdeploy.dataplane.directives import method_line, proxy_lines
 from hotdeploy.errors import ProjectError
 from hotdeploy.export.yamltext import dump
 from hotdeploy.orchestrator.model import ControlState
@@ -155,13 +156,7 @@ def lb_conf(topology: Topology) -> str:
     out += ["", "    server {", f"        listen {port};"]
     for route in topology.routes:
         spec = owners[route.upstream]
-        out += [f"        location {route.prefix} {{",
-                f"            proxy_pass http://{spec.name};",
-                "            proxy_http_version 1.1;",
-                '            proxy_set_header Connection "";',
-                "            proxy_set_header Host $host;",
-                "            proxy_next_upstream error timeout http_502 http_503"
-                + (" non_idempotent;" if spec.retry_non_idempotent else ";"),
+        out += [f"        location {route.prefix} {{", *proxy_lines(spec, " " * 12),
                 "        }"]
     if not topology.has_catch_all:
         out += ["        location / {", "            return 404;", "        }"]
@@ -171,10 +166,9 @@ def lb_conf(topology: Topology) -> str:
 
 def _upstream(spec: UpstreamSpec) -> list[str]:
     lines = ["", f"    upstream {spec.name} {{"]
-    if spec.method == "hash":
-        lines.append(f"        hash {spec.hash_key};")
-    elif spec.method != "round_robin":
-        lines.append(f"        {spec.method};")
+    method = method_line(spec)
+    if method is not None:
+        lines.append(f"        {method}")
     lines.append(f"        server {spec.owner}:{d.DOCKER_CONTAINER_PORT} "
                  f"max_fails={spec.max_fails} fail_timeout={format_time(spec.fail_timeout)};")
     if spec.keepalive:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hotdeploy.config.addresses import key_text
+from hotdeploy.dataplane.directives import method_line, proxy_lines
 from hotdeploy.project.topology import Route, Topology, UpstreamSpec
 from hotdeploy.units import format_time
 
@@ -56,10 +57,9 @@ def render(topology: Topology, paths: LbPaths, admin_port: int, source: str = ""
 
 def _upstream(spec: UpstreamSpec, paths: LbPaths) -> list[str]:
     lines = ["", f"    upstream {spec.name} {{", f"        zone {spec.name} 64k;"]
-    if spec.method == "hash":
-        lines.append(f"        hash {spec.hash_key};")
-    elif spec.method != "round_robin":
-        lines.append(f"        {spec.method};")
+    method = method_line(spec)
+    if method is not None:
+        lines.append(f"        {method}")
     lines.append(f"        state {paths.upstream_state(spec.name)};")
     if spec.keepalive:
         lines.append(f"        keepalive {spec.keepalive};")
@@ -68,19 +68,7 @@ def _upstream(spec: UpstreamSpec, paths: LbPaths) -> list[str]:
 
 
 def _location(route: Route, spec: UpstreamSpec) -> list[str]:
-    lines = [
-        f"        location {route.prefix} {{",
-        f"            proxy_pass http://{spec.name};",
-        # Upstream keep-alive needs HTTP/1.1 and an empty Connection header (nginx docs,
-        # ngx_http_upstream_module "keepalive").
-        "            proxy_http_version 1.1;",
-        '            proxy_set_header Connection "";',
-        "            proxy_set_header Host $host;",
-        # A refused connection or a 502/503 from an instance that is going away is retried
-        # on another instance: this is what keeps a SIGKILLed instance invisible to clients.
-        "            proxy_next_upstream error timeout http_502 http_503"
-        + (" non_idempotent;" if spec.retry_non_idempotent else ";"),
-    ]
+    lines = [f"        location {route.prefix} {{", *proxy_lines(spec, " " * 12)]
     # One check per upstream: nginx runs a health_check once for each location that has it.
     if route.primary and spec.health is not None:
         hc = spec.health

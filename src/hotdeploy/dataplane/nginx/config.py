@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from hotdeploy.config.addresses import key_text
-from hotdeploy.dataplane.nginx.directives import (
+from hotdeploy.dataplane.directives import (
     NEXT_UPSTREAM_CODES,
     hash_method,
     method_line,

@@ -10,7 +10,7 @@ passes `nginx -t`) and a comment showing the line to write per instance.
 from __future__ import annotations
 
 from hotdeploy.config.addresses import key_text
-from hotdeploy.dataplane.nginx.directives import method_line, proxy_lines
+from hotdeploy.dataplane.directives import method_line, proxy_lines
 from hotdeploy.project.model import Project
 from hotdeploy.project.topology import Topology, UpstreamSpec, topology_of
 from hotdeploy.units import format_time

@@ -1,5 +1,6 @@
-"""nginx directives every rendering shares (live, reload and export): the proxy settings of a
-route's location and the upstream's passive-check rules. Pure."""
+"""nginx directives every rendering of a topology shares (the built-in balancer's
+configuration, the nginx engine's live and reload modes, `export nginx` and the Compose
+balancer): the proxy settings of a route's location and the upstream's method. Pure."""
 
 from __future__ import annotations
 
