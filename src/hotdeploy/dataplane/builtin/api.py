@@ -67,7 +67,9 @@ class LbClient:
         return int(data["id"])
 
     async def patch(self, upstream: str, peer_id: int, **fields: Any) -> None:
-        await self._call("PATCH", f"/{upstream}/servers/{peer_id}", fields)
+        """Change the fields given; a field passed as None is left as it is (not sent)."""
+        body = {key: value for key, value in fields.items() if value is not None}
+        await self._call("PATCH", f"/{upstream}/servers/{peer_id}", body)
 
     async def remove(self, upstream: str, peer_id: int) -> None:
         await self._call("DELETE", f"/{upstream}/servers/{peer_id}")

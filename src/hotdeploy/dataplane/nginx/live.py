@@ -130,10 +130,8 @@ class NginxLiveDataPlane:
     async def update(self, upstream: str, server_id: int, *, weight: int | None = None,
                      drain: bool | None = None, down: bool | None = None,
                      backup: bool | None = None) -> None:
-        changes = {key: value for key, value in
-                   (("weight", weight), ("drain", drain), ("down", down), ("backup", backup))
-                   if value is not None}
-        await self.api.patch(upstream, server_id, **changes)
+        await self.api.patch(upstream, server_id, weight=weight, drain=drain, down=down,
+                             backup=backup)
         await self._save()
 
     async def remove(self, upstream: str, server_id: int) -> None:
