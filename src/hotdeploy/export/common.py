@@ -39,9 +39,10 @@ def release_for(project: Project, releases: dict[str, ReleaseInfo], name: str) -
 
 
 def image_tag(version: str) -> str:
-    """A release name as an image tag. Tags allow `[A-Za-z0-9_.-]` only, so the `+` of
-    `VERSION+DIGEST` names becomes `_`, as Helm spells semver build metadata in OCI tags."""
-    return version.replace("+", "_")
+    """A release name as an image tag, for the Docker runtime and every export. Tags allow
+    `[A-Za-z0-9_.-]{1,128}` only, so the `+` of `VERSION+DIGEST` names becomes `_`, as Helm
+    spells semver build metadata in OCI tags."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", version)[:128]
 
 
 def image_ref(registry: str, project: str, service: str, version: str) -> str:

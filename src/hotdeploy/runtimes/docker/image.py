@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
-import re
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from typing import IO, Any
 import hotdeploy
 from hotdeploy import defaults as d
 from hotdeploy.errors import DeployError
+from hotdeploy.export.common import image_tag as tag_of
 from hotdeploy.orchestrator.releases import Release
 from hotdeploy.runtimes.local import entry_point
 
@@ -44,8 +44,7 @@ def image_repo(project: str, service: str) -> str:
 
 
 def image_tag(project: str, service: str, version: str) -> str:
-    # A Docker tag is [A-Za-z0-9_.-]{1,128}: "1.0.0+3f2a..." (a suffixed release) becomes _.
-    return f"{image_repo(project, service)}:{re.sub(r'[^A-Za-z0-9_.-]', '_', version)[:128]}"
+    return f"{image_repo(project, service)}:{tag_of(version)}"
 
 
 def image_labels(project: str, release: Release) -> dict[str, str]:
