@@ -197,3 +197,38 @@ async def test_request_buffering_off_chunked_body_goes_chunked(backends, balance
     assert b"transfer-encoding: chunked" in seen_raw[0].lower()
     assert seen_raw[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
     server.close()
+
+
+async def test_request_buffering_off_no_next_server_once_body_bytes_went_out(balancer):
+    """nginx: with proxy_request_buffering off, "the request cannot be passed to the next
+    server if nginx already started sending the request body", even for a method that
+    `non_idempotent` allows to be retried."""
+    connections = {"first": 0, "second": 0}
+
+    def server_named(name: str):
+        async def serve(reader, writer):
+            connections[name] += 1
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.read(5)  # part of the body, then the server fails without answering
+            writer.transport.abort()
+        return serve
+
+    first = await asyncio.start_server(server_named("first"), "127.0.0.1", 0)
+    second = await asyncio.start_server(server_named("second"), "127.0.0.1", 0)
+    conf = STREAM_CONF.replace("server UP1;", "server UP1; server UP2;").replace(
+        "proxy_request_buffering off;",
+        "proxy_request_buffering off; proxy_next_upstream error timeout non_idempotent;")
+    lb = await balancer(conf, UP1=f"127.0.0.1:{first.sockets[0].getsockname()[1]}",
+                        UP2=f"127.0.0.1:{second.sockets[0].getsockname()[1]}")
+    reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n"
+                 b"\r\nfirst")
+    await asyncio.sleep(0.2)
+    writer.write(b"-last")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 502")
+    # Round robin sent it to one of them; the other never saw it.
+    assert sorted(connections.values()) == [0, 1]
+    first.close()
+    second.close()

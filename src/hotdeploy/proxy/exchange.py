@@ -568,7 +568,7 @@ class Exchange:
         return decide(kind, self.plan.next_upstream, self.req.method, self.sent,
                       self.response_started, self.tries, proxy.next_upstream_tries,
                       self.group.max_tries, self.loop.time() - self.started,
-                      proxy.next_upstream_timeout)
+                      proxy.next_upstream_timeout, body_streamed=self.body_sent)
 
     def _close_attempt(self) -> None:
         self.timer.clear()
