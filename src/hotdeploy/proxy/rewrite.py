@@ -175,6 +175,8 @@ def run_script(script: Script, req: Any, st: _State, log: Log | None) -> bool:
             value = op.value.render(req)
             if op.name == "args":
                 req.args = value
+                if req.uri_rewritten == URI_KEPT:
+                    req.uri_rewritten = URI_CHANGED  # nginx then sends the new arguments
             else:
                 if req.vars is None:
                     req.vars = {}

@@ -1,0 +1,160 @@
+"""The rewrite module and map, one configuration served by real nginx and by hotdeploy: the
+locations below exercise each directive, the requests (CASES) each path through them.
+
+`{port}` and `{backend}` are filled in by the test; everything else is plain nginx.
+"""
+
+from __future__ import annotations
+
+# A chain of locations each rewriting to the next: /h1 makes 10 URI changes (nginx's limit,
+# still served), /h0 makes 11 (500, "rewrite or internal redirection cycle").
+_CHAIN = "\n".join(f"        location = /h{i} {{ rewrite ^ /h{i + 1} last; }}" for i in range(11))
+
+CONFIG = """
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events {{ worker_connections 128; }}
+http {{
+    access_log off;
+    map $http_x_k $mapped {{
+        default d;
+        Foo exact;
+        \\~tilde literal;
+        ~^re(\\d+)$ re$1;
+        ~*^CI ci;
+        ~^(?<word>[a-z]+)-named$ named-$word;
+    }}
+    map $http_host $by_host {{
+        hostnames;
+        default none;
+        .example.com dot;
+        *.w.org head;
+        www.t.* tail;
+        exact.org exact;
+    }}
+    map $uri $later {{ default $uri-mapped; }}
+    upstream backend {{ server 127.0.0.1:{backend}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        rewrite ^/srv/(.*)$ /s/$1 last;
+        if ($http_x_block = yes) {{ return 403; }}
+        set $from_server srv;
+
+        location / {{ return 200 "uri=$uri args=$args m=$mapped h=$by_host fs=$from_server\\n"; }}
+        location /a {{ rewrite ^/a/(\\w+)$ /b/$1?x=1 last; }}
+        location /b {{ return 200 "b uri=$uri args=$args req=$request_uri l=$later\\n"; }}
+        location /noargs {{ rewrite ^ /b/dropped? last; }}
+        location /noflag {{ rewrite ^/noflag(.*)$ /b$1; set $after yes; }}
+        location /r {{ rewrite ^ http://example.com/z permanent; }}
+        location /r2 {{ rewrite ^/r2/(.*) /target/$1 redirect; }}
+        location /r3 {{ rewrite ^ https://example.com/q?a=1; }}
+        location /r4 {{ rewrite ^ $scheme://$host/s? last; }}
+        location /i {{
+            set $v "$arg_q";
+            if ($v = yes) {{ return 201 "yes $v\\n"; }}
+            if ($v != no) {{ set $w not-no; }}
+            if ($v ~ ^(?<n>\\d+)$) {{ return 202 "num $n $1 $w\\n"; }}
+            if ($v ~* ^ABC) {{ return 200 "caseless $w\\n"; }}
+            if ($v !~ ^z) {{ return 200 "not z $w\\n"; }}
+            return 200 "no\\n";
+        }}
+        location /t {{ if ($arg_t) {{ return 200 "true\\n"; }} return 200 "false\\n"; }}
+        location /brk {{ set $x 1; break; set $x 2; return 200 "never\\n"; }}
+        location /loop {{ rewrite ^ /loop last; }}
+{chain}
+        location = /h11 {{ return 200 "end of chain\\n"; }}
+        location ~ ^/cap/(\\d+)/(?<tail>.*)$ {{ return 200 "cap=$1 tail=$tail\\n"; }}
+        location /p/ {{ rewrite ^/p/(.*)$ /up/$1 break; proxy_pass http://backend; }}
+        location /pp/ {{ proxy_pass http://backend/base/; rewrite ^/pp/(.*)$ /changed/$1 break; }}
+        location /pl/ {{ rewrite ^/pl/(.*)$ /plast/$1 last; }}
+        location /plast/ {{ proxy_pass http://backend/pl-target/; }}
+        location /pq/ {{ rewrite ^/pq/(.*)$ /q/$1?added=1 break; proxy_pass http://backend; }}
+        location /plain/ {{ proxy_pass http://backend; }}
+        location /hdr {{
+            if ($arg_h) {{ add_header X-If yes; }}
+            add_header X-Loc loc;
+            proxy_pass http://backend;
+        }}
+        location /ifpass {{
+            if ($arg_other) {{ proxy_pass http://backend; }}
+            return 200 "no proxy\\n";
+        }}
+        location /f {{ if (-f /etc/hostname) {{ return 200 "file\\n"; }} return 200 "nofile\\n"; }}
+        location /d {{ if (!-d /nonexistent) {{ return 200 "nodir\\n"; }} return 200 "dir\\n"; }}
+        location /e {{ if (-e /etc) {{ return 200 "exists\\n"; }} return 200 "missing\\n"; }}
+        location /x {{ if (-x /bin/sh) {{ return 200 "exec\\n"; }} return 200 "noexec\\n"; }}
+        location /enc/ {{ rewrite ^/enc/(.*)$ /dec/$1 break; proxy_pass http://backend; }}
+        location /setargs {{ set $args "n=1"; proxy_pass http://backend; }}
+        location /mp {{ proxy_pass http://backend; proxy_set_header X-Map $mapped; }}
+        location /retvar {{ return 301 http://$host/moved$uri?$args; }}
+        location /bare {{ return 404; }}
+    }}
+}}
+"""
+
+
+def config(port: int, backend_port: int) -> str:
+    return CONFIG.format(port=port, backend=backend_port, chain=_CHAIN)
+
+
+def get(target: str, host: str = "localhost", *headers: str) -> bytes:
+    extra = "".join(f"{h}\r\n" for h in headers)
+    return f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode()
+
+
+CASES: dict[str, bytes] = {
+    "return_with_variables": get("/x?y=1"),
+    "map_exact_caseless": get("/", "localhost", "X-K: fOO"),
+    "map_escaped_tilde": get("/", "localhost", "X-K: ~tilde"),
+    "map_regex_capture": get("/", "localhost", "X-K: re55"),
+    "map_regex_caseless": get("/", "localhost", "X-K: cIx"),
+    "map_named_capture": get("/", "localhost", "X-K: abc-named"),
+    "map_default": get("/", "localhost", "X-K: none"),
+    "map_host_dot_subdomain": get("/", "a.example.com"),
+    "map_host_dot_itself": get("/", "example.com"),
+    "map_host_head": get("/", "x.y.w.org"),
+    "map_host_tail": get("/", "www.t.net"),
+    "map_host_exact": get("/", "exact.org"),
+    "map_host_trailing_dot": get("/", "exact.org."),
+    "rewrite_last_with_args": get("/a/foo?q=2"),
+    "rewrite_question_mark_drops_args": get("/noargs?q=2"),
+    "rewrite_without_flag_continues": get("/noflag/z?k=1"),
+    "server_level_rewrite": get("/srv/zz?k=1"),
+    "server_level_if_return": get("/", "localhost", "X-Block: yes"),
+    "redirect_permanent_url": get("/r?k=v"),
+    "redirect_flag_relative": get("/r2/abc?k=v"),
+    "redirect_url_with_args": get("/r3?k=v"),
+    "redirect_scheme": get("/r4?k=v"),
+    "if_equal": get("/i?q=yes"),
+    "if_regex_named_capture": get("/i?q=42"),
+    "if_regex_caseless": get("/i?q=abcd"),
+    "if_not_regex": get("/i?q=qq"),
+    "if_fall_through": get("/i?q=zz"),
+    "if_truthy": get("/t?t=1"),
+    "if_zero_is_false": get("/t?t=0"),
+    "if_empty_is_false": get("/t"),
+    "break_stops_script": get("/brk"),
+    "rewrite_cycle_500": get("/loop"),
+    "ten_uri_changes_served": get("/h1"),
+    "eleven_uri_changes_500": get("/h0"),
+    "location_regex_captures": get("/cap/77/rest/of"),
+    "break_passes_rewritten_uri": get("/p/a/b?k=1"),
+    "break_ignores_proxy_pass_uri": get("/pp/x?k=1"),
+    "last_into_proxy_pass_uri": get("/pl/y?k=2"),
+    "break_with_new_args": get("/pq/z?k=3"),
+    "unrewritten_uri_passes_raw": get("/plain/a%2Fb/../c?k=1"),
+    "if_add_header_replaces": get("/hdr?h=1"),
+    "no_if_add_header": get("/hdr"),
+    "if_proxy_pass_taken": get("/ifpass?other=1"),
+    "if_proxy_pass_not_taken": get("/ifpass"),
+    "file_test_f": get("/f"),
+    "file_test_not_d": get("/d"),
+    "file_test_e": get("/e"),
+    "file_test_x": get("/x"),
+    "rewritten_uri_escaped": get("/enc/a%20b"),
+    "set_args": get("/setargs?old=1"),
+    "map_in_proxy_set_header": get("/mp", "localhost", "X-K: re7"),
+    "return_url_with_variables": get("/retvar?a=b"),
+    "return_bare_code": get("/bare"),
+}
