@@ -12,7 +12,7 @@ from hotdeploy.config.model import Template
 from hotdeploy.config.reader import Node
 from hotdeploy.config.regex import compile_regex
 from hotdeploy.config.script import MapConfig
-from hotdeploy.config.variables import compile_template
+from hotdeploy.config.variables import KNOWN_VARIABLES, compile_template
 
 
 def _wildcard_key(node: Node, key: str) -> tuple[str, str] | None:
@@ -34,6 +34,8 @@ class _MapBuilder:
         if not target.startswith("$") or len(target) < 2:
             raise node.error(f'invalid variable name "{target}"')
         self.target = target[1:].lower()
+        if self.target in KNOWN_VARIABLES:
+            raise node.error(f'the duplicate "{self.target}" variable')
         self.source = compile_template(source, node.source)
         self.exact: dict[str, Template] = {}
         self.head: dict[str, Template] = {}
