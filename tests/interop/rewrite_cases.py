@@ -89,6 +89,13 @@ http {{
         location /mp {{ proxy_pass http://backend; proxy_set_header X-Map $mapped; }}
         location /retvar {{ return 301 http://$host/moved$uri?$args; }}
         location /bare {{ return 404; }}
+        location /uninit {{ return 200 "[$never]"; set $never 1; }}
+        location /nowarn {{
+            uninitialized_variable_warn off;
+            return 200 "[$never2]";
+            set $never2 1;
+        }}
+        location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
 """
@@ -157,4 +164,6 @@ CASES: dict[str, bytes] = {
     "map_in_proxy_set_header": get("/mp", "localhost", "X-K: re7"),
     "return_url_with_variables": get("/retvar?a=b"),
     "return_bare_code": get("/bare"),
+    "uninitialized_set_variable": get("/uninit"),
+    "rewrite_log_location": get("/rlog/logged?k=1"),
 }

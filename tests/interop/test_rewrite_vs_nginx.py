@@ -60,8 +60,29 @@ def test_same_answer_as_nginx(proxies, case):
     assert got == expected
 
 
-def test_cycle_is_logged_as_nginx_does(proxies):
-    _, hotdeploy = proxies
-    w.exchange(hotdeploy.port, rc.CASES["rewrite_cycle_500"])
-    log = (hotdeploy.prefix / "logs" / "error.log").read_text()
-    assert 'rewrite or internal redirection cycle while processing "/loop"' in log
+_LOGGED = {
+    "rewrite_cycle_500": ['[error]', 'rewrite or internal redirection cycle while processing '
+                          '"/loop", client: 127.0.0.1'],
+    "uninitialized_set_variable": ['[warn]', 'using uninitialized "never" variable, client:'],
+    "rewrite_log_location": ['[notice]', '"^/rlog/(.*)$" matches "/rlog/logged", client:',
+                             'rewritten data: "/b/logged", args: "k=1", client:'],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_LOGGED))
+def test_error_log_lines_as_nginx_writes_them(proxies, case):
+    for proxy in proxies:
+        log_file = proxy.prefix / "logs" / "error.log"
+        before = log_file.read_text() if log_file.exists() else ""
+        w.exchange(proxy.port, rc.CASES[case])
+        new = log_file.read_text()[len(before):]
+        level, *texts = _LOGGED[case]
+        for text in texts:
+            assert any(level in line and text in line for line in new.splitlines()), \
+                (proxy.name, text, new)
+
+
+def test_no_warning_when_uninitialized_variable_warn_is_off(proxies):
+    for proxy in proxies:
+        w.exchange(proxy.port, rc.get("/nowarn"))
+        assert "never2" not in (proxy.prefix / "logs" / "error.log").read_text(), proxy.name

@@ -33,6 +33,7 @@ from hotdeploy.config.rewrite import (
     build_script,
     declared_names,
     needs_script,
+    set_names,
 )
 from hotdeploy.config.script import MapConfig, ReturnOp, Script
 from hotdeploy.config.servers import ServerDraft, parse_server
@@ -146,8 +147,7 @@ def _script(draft: ScriptDraft, eff: settings.Effective, groups: frozenset[str] 
     """(script, None) when the rewrite directives need the script path, else (None, the
     leading `return` or None): a lone `return` keeps the request path it always had."""
     if needs_script(draft, groups):
-        return build_script(draft, make_location, eff.server.get("rewrite_log", False),
-                            eff.server.get("uninitialized_variable_warn", True)), None
+        return build_script(draft, make_location, eff.settings.rewrite_log), None
     first = draft.ops[0] if draft.ops else None
     return None, first.ret if isinstance(first, ReturnOp) else None
 
@@ -224,4 +224,5 @@ def _parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
-                      log_formats=dict(env.log_formats), maps=h.maps)
+                      log_formats=dict(env.log_formats), maps=h.maps,
+                      set_variables=set_names(node.children))

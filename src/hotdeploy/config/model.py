@@ -321,6 +321,8 @@ class HttpSettings:
     real_ip_header: str = d.DEFAULT_REAL_IP_HEADER
     real_ip_recursive: bool = False
     access_rules: tuple[AccessRule, ...] = ()  # allow / deny
+    rewrite_log: bool = False  # notice-level lines for the rewrite module's matches
+    uninitialized_variable_warn: bool = True  # warn when an unassigned `set` variable is read
     proxy: ProxySettings = field(default_factory=ProxySettings)
 
 
@@ -396,6 +398,7 @@ class HttpConfig:
     matches: dict[str, MatchConfig] = field(default_factory=dict)
     log_formats: dict[str, LogFormat] = field(default_factory=dict)
     maps: dict[str, Any] = field(default_factory=dict)  # target name -> config.script.MapConfig
+    set_variables: frozenset[str] = frozenset()  # names some `set` assigns (rewrite module)
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,16 +202,16 @@ def parse_if(node: Node, env: settings.Env, in_location: bool,
 
 
 def build_script(draft: ScriptDraft, make_location: Callable[[IfDraft], LocationConfig | None],
-                 log: bool, warn: bool) -> Script:
+                 log: bool) -> Script:
     """The frozen script; `make_location` builds the implicit location of an `if` draft."""
     ops: list[Op] = []
     for op in draft.ops:
         if isinstance(op, IfDraft):
-            body = build_script(op.body, make_location, log, warn)
+            body = build_script(op.body, make_location, log)
             ops.append(If(op.condition, body, make_location(op) if op.in_location else None))
         else:
             ops.append(op)
-    return Script(tuple(ops), log, warn)
+    return Script(tuple(ops), log)
 
 
 def uses_captures(template: Template | None, named: frozenset[str]) -> bool:
@@ -241,6 +241,17 @@ _REGEX_BEARING = frozenset({"rewrite", "location", "if", "server_name"})
 
 def named_groups(pattern: str) -> set[str]:
     return {(a or b).lower() for a, b in _NAMED_GROUP.findall(pattern)}
+
+
+def set_names(nodes: list[Node]) -> frozenset[str]:
+    """The variables `set` directives under `nodes` assign (uninitialized_variable_warn)."""
+    found: set[str] = set()
+    for node in nodes:
+        if node.name == "set" and node.args and node.args[0].startswith("$"):
+            found.add(node.args[0][1:].lower())
+        elif node.children and node.name != "map":
+            found |= set_names(node.children)
+    return frozenset(found)
 
 
 def declared_names(nodes: list[Node]) -> frozenset[str]:

@@ -85,9 +85,6 @@ Op = Rewrite | SetVar | ReturnOp | Break | If
 class Script:
     ops: tuple[Op, ...] = ()
     log: bool = False  # rewrite_log: notice-level lines for each rewrite and regex test
-    # uninitialized_variable_warn (default on): a `set` variable read before any assignment
-    # is logged at warn level.
-    warn_uninitialized: bool = True
 
 
 # --------------------------------------------------------------------------------------------

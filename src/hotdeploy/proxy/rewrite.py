@@ -278,6 +278,8 @@ def script_variable(req: Any, name: str) -> str:
     maps = runtime.maps if runtime is not None else None
     table = maps.get(name) if maps else None
     if table is None:
+        if runtime is not None and name in runtime.set_names:
+            runtime.uninitialized(req, name)
         return ""
     value = map_value(table, req)
     if not table.volatile:  # nginx caches a map's value for the request unless volatile

@@ -21,6 +21,7 @@ from hotdeploy.config.script import script_locations
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.planner import build_plan
+from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
@@ -42,6 +43,7 @@ class Runtime:
         # _returning_plan); map tables by target name (read by proxy.rewrite).
         self.returning: dict[int, LocationPlan] = {}
         self.maps: dict[str, Any] = {}
+        self.set_names: frozenset[str] = frozenset()  # variables some `set` assigns
         self.pools: dict[str, UpstreamPool] = {}
         self.health_checker: Any = None
         self.inherited_checker: Any = None  # the previous generation's, adopted by start()
@@ -56,6 +58,7 @@ class Runtime:
         if http is None:
             return
         self.maps = http.maps
+        self.set_names = http.set_variables
         carried = previous_pools if previous_pools is not None else {}
         for name, upstream in http.upstreams.items():
             if upstream.keepalive <= 0:
@@ -100,6 +103,16 @@ class Runtime:
             # nginx answers `return` in the rewrite phase, before allow/deny (access phase).
             twin.settings = dataclasses.replace(twin.settings, access_rules=())
             self.returning[id(end)] = twin
+
+    def uninitialized(self, req: Any, name: str) -> None:
+        """A `set` variable read before this request assigned it: nginx's warning, unless
+        `uninitialized_variable_warn off` where the request is."""
+        plan = req.plan
+        if plan is not None and not plan.settings.uninitialized_variable_warn:
+            return
+        if self.error_log.enabled("warn"):
+            self.error_log.log("warn", f'using uninitialized "{name}" variable'
+                               + log_context(req), req.cid)
 
     @property
     def logs(self) -> tuple[ErrorLog, LogFiles]:
