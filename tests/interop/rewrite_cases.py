@@ -167,3 +167,49 @@ CASES: dict[str, bytes] = {
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
 }
+
+
+# The worked example of docs/configuration.md ("The rewrite module and map"), as written there
+# but for the ports.
+EXAMPLE = """
+error_log logs/error.log;
+pid logs/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
+    map $http_x_api_key $tier {{
+        default        free;
+        ~^pro-(?<org>\\w+)$ pro-$org;
+        key-internal   internal;
+    }}
+    upstream app {{ server 127.0.0.1:{backend}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        rewrite ^/old/(.*)$ /v2/$1 permanent;
+        location /v2/ {{
+            if ($tier = free) {{ add_header X-Tier free; }}
+            rewrite ^/v2/(.*)$ /$1 break;
+            proxy_pass http://app;
+            proxy_set_header X-Tier $tier;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_http_version 1.1;
+        }}
+        location = /health {{ return 200 "ok $request_uri\\n"; }}
+    }}
+}}
+"""
+
+
+def example_config(port: int, backend_port: int) -> str:
+    return EXAMPLE.format(port=port, backend=backend_port)
+
+
+EXAMPLE_CASES: dict[str, bytes] = {
+    "old_link_redirected": get("/old/a?x=1"),
+    "v2_proxied_without_prefix": get("/v2/a?x=1"),
+    "pro_key_mapped": get("/v2/b", "localhost", "X-Api-Key: pro-acme"),
+    "internal_key": get("/v2/c", "localhost", "X-Api-Key: key-internal", "Upgrade: websocket"),
+    "health": get("/health?probe=1"),
+}

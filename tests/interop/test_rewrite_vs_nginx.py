@@ -18,19 +18,31 @@ import wire_harness as w
 pytestmark = pytest.mark.skipif(not Path(w.NGINX).exists(),
                                 reason=f"needs real nginx at {w.NGINX} (apt install nginx-light)")
 
-_COMPARED_HEADERS = re.compile(rb"(?im)^(location|x-if|x-loc):[^\r\n]*")
+_COMPARED_HEADERS = re.compile(rb"(?im)^(location|x-if|x-loc|x-tier):[^\r\n]*")
 _SERVER_TOKEN = re.compile(rb"<center>(nginx/[0-9.]+|hotdeploy)</center>")
+
+
+def _both(tmp, make_config):
+    nginx = w.start("nginx", tmp, make_config)
+    try:
+        hotdeploy = w.start("hotdeploy", tmp, make_config)
+    except Exception:
+        nginx.stop()
+        raise
+    return nginx, hotdeploy
 
 
 @pytest.fixture(scope="module")
 def proxies(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("rewrite")
-    nginx = w.start("nginx", tmp, rc.config)
-    try:
-        hotdeploy = w.start("hotdeploy", tmp, rc.config)
-    except Exception:
-        nginx.stop()
-        raise
+    nginx, hotdeploy = _both(tmp_path_factory.mktemp("rewrite"), rc.config)
+    yield nginx, hotdeploy
+    hotdeploy.stop()
+    nginx.stop()
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    nginx, hotdeploy = _both(tmp_path_factory.mktemp("example"), rc.example_config)
     yield nginx, hotdeploy
     hotdeploy.stop()
     nginx.stop()
@@ -58,6 +70,26 @@ def test_same_answer_as_nginx(proxies, case):
     expected = _seen(nginx, rc.CASES[case])
     got = _seen(hotdeploy, rc.CASES[case])
     assert got == expected
+
+
+@pytest.mark.parametrize("case", sorted(rc.EXAMPLE_CASES))
+def test_documented_example_as_nginx(example, case):
+    nginx, hotdeploy = example
+    expected = _seen(nginx, rc.EXAMPLE_CASES[case])
+    assert _seen(hotdeploy, rc.EXAMPLE_CASES[case]) == expected
+
+
+def test_documented_example_says_what_the_docs_say(example):
+    _, hotdeploy = example
+    seen = _seen(hotdeploy, rc.EXAMPLE_CASES["old_link_redirected"])
+    assert seen["status"] == "HTTP/1.1 301 Moved Permanently"
+    assert seen["headers"] == [b"location: http://localhost:PORT/v2/a?x=1"]
+    seen = _seen(hotdeploy, rc.EXAMPLE_CASES["v2_proxied_without_prefix"])
+    line, headers = seen["upstream"][0]
+    assert line == b"GET /a?x=1 HTTP/1.1" and b"X-Tier: free" in headers
+    assert seen["headers"] == [b"x-tier: free"]
+    _, headers = _seen(hotdeploy, rc.EXAMPLE_CASES["pro_key_mapped"])["upstream"][0]
+    assert b"X-Tier: pro-acme" in headers
 
 
 _LOGGED = {
