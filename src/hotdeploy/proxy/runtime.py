@@ -96,8 +96,8 @@ class Runtime:
                                                       prefix)
                 ends.append(implicit)
         for end in ends:
-            location = end if isinstance(end, LocationConfig) else None
-            twin = build_plan(server, location, upstreams, log_files, prefix)
+            target = end if isinstance(end, LocationConfig) else None
+            twin = build_plan(server, target, upstreams, log_files, prefix)
             twin.kind = "script_return"
             twin.script = False
             # nginx answers `return` in the rewrite phase, before allow/deny (access phase).
