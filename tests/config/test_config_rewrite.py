@@ -195,3 +195,12 @@ def test_server_script_runs_before_location_search(tmp_path):
     server: ServerConfig = http.servers[0]
     req, out = _run(http, "/old/x")
     assert out.location.path == "/new/" and req.path == "/new/x" and server.rewrites is not None
+
+
+def test_map_include_reads_its_lines_from_a_file(tmp_path):
+    (tmp_path / "keys.map").write_text("alpha 1;\n~^b(\\d)$ b$1;\n")
+    http = _http(tmp_path, "location / { return 200 x; }",
+                 "map $arg_k $inc { default none; include keys.map; }")
+    assert _request(http, "/?k=alpha").variable("inc") == "1"
+    assert _request(http, "/?k=b7").variable("inc") == "b7"
+    assert _request(http, "/?k=zz").variable("inc") == "none"

@@ -38,6 +38,7 @@ http {{
         listen 127.0.0.1:{port};
         server_name localhost;
         rewrite ^/srv/(.*)$ /s/$1 last;
+        rewrite ^/sb/(.*)$ /sbp/$1 break;
         if ($http_x_block = yes) {{ return 403; }}
         set $from_server srv;
 
@@ -70,6 +71,7 @@ http {{
         location /pl/ {{ rewrite ^/pl/(.*)$ /plast/$1 last; }}
         location /plast/ {{ proxy_pass http://backend/pl-target/; }}
         location /pq/ {{ rewrite ^/pq/(.*)$ /q/$1?added=1 break; proxy_pass http://backend; }}
+        location /sbp/ {{ proxy_pass http://backend/sbp-uri/; }}
         location /plain/ {{ proxy_pass http://backend; }}
         location /hdr {{
             if ($arg_h) {{ add_header X-If yes; }}
@@ -95,6 +97,7 @@ http {{
             return 200 "[$never2]";
             set $never2 1;
         }}
+        location /qmark/ {{ rewrite ^/qmark/(.*)$ /z/$1 break; proxy_pass http://backend; }}
         location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
@@ -166,6 +169,8 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "decoded_question_mark_stays_in_path": get("/qmark/a%3Fb?k=1"),
+    "server_break_ignores_proxy_pass_uri": get("/sb/x?k=1"),
 }
 
 
