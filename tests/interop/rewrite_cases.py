@@ -98,6 +98,7 @@ http {{
             set $never2 1;
         }}
         location /qmark/ {{ rewrite ^/qmark/(.*)$ /z/$1 break; proxy_pass http://backend; }}
+        location /argcap/ {{ rewrite ^/argcap/(.*)$ /q?v=$1 break; proxy_pass http://backend; }}
         location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
@@ -169,6 +170,11 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "redirect_capture_of_escaped_uri": get("/r2/a%20b%26c?k=v"),
+    "redirect_capture_plain_uri": get("/r2/a&b"),
+    "args_capture_of_escaped_uri": get("/argcap/a%20b%26c"),
+    "args_capture_with_plus": get("/argcap/a+b&c"),
+    "args_capture_plain_uri": get("/argcap/a&b"),
     "decoded_question_mark_stays_in_path": get("/qmark/a%3Fb?k=1"),
     "server_break_ignores_proxy_pass_uri": get("/sb/x?k=1"),
 }

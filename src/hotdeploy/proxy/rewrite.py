@@ -57,6 +57,63 @@ def _constant(text: str) -> Template:
     return Template(text, (text,))
 
 
+# NGX_ESCAPE_ARGS: space # % & + ; ? besides controls and bytes >= 0x7f.
+_ARGS_UNSAFE = frozenset(b" #%&+;?")
+
+
+def escape_args(text: str) -> str:
+    raw = text.encode("utf-8", "surrogateescape")
+    return "".join(f"%{b:02X}" if b < 0x21 or b >= 0x7F or b in _ARGS_UNSAFE else chr(b)
+                   for b in raw)
+
+
+def _quoted_request(req: Any) -> bool:
+    """nginx's quoted_uri / plus_in_uri: the client's path had `%XX` or `+`."""
+    path = req.raw_uri.partition("?")[0]
+    return "%" in path or "+" in path
+
+
+def _render(template: Template, req: Any, escape_captures: bool) -> str:
+    """A replacement; `$1`..`$9` escaped as arguments when `escape_captures` (nginx's
+    ngx_http_script_copy_capture_code, for the arguments part and for redirects)."""
+    if not escape_captures:
+        return template.render(req)
+    out = []
+    for part in template.parts:
+        if isinstance(part, str):
+            out.append(part)
+        elif len(part.name) == 1 and "1" <= part.name <= "9":
+            out.append(escape_args(req.variable(part.name)))
+        else:
+            out.append(req.variable(part.name))
+    return "".join(out)
+
+
+def unescape_redirect(text: str) -> str:
+    """NGX_UNESCAPE_REDIRECT up to the first `?`: `%XX` of a printable character above `%`
+    is decoded, the others (space, controls, `%`, `#`, `"`, ...) stay escaped."""
+    head, mark, tail = text.partition("?")
+    if "%" not in head:
+        return text
+    out = []
+    i = 0
+    while i < len(head):
+        ch = head[i]
+        if ch == "%" and _is_hex(head[i + 1:i + 3]):
+            value = int(head[i + 1:i + 3], 16)
+            if 0x25 < value < 0x7F:
+                out.append(chr(value))
+                i += 3
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out) + mark + tail
+
+
+def _is_hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
+
+
 def set_captures(req: Any, match: Any) -> None:
     """A successful regex match: `$1`..`$9` and the named captures are its groups now."""
     req.captures = (match.group(0), *(g or "" for g in match.groups()))
@@ -118,8 +175,9 @@ def _rewrite(op: Rewrite, req: Any, st: _State, log: Log | None) -> bool:
     if match is None:
         return False
     set_captures(req, match)
+    quoted = _quoted_request(req)
     if op.status:
-        target = op.uri.render(req)
+        target = unescape_redirect(_render(op.uri, req, quoted))
         if op.add_args and req.args:
             target += ("&" if op.args is not None else "?") + req.args
         if log is not None:
@@ -128,7 +186,7 @@ def _rewrite(op: Rewrite, req: Any, st: _State, log: Log | None) -> bool:
         return True
     uri = op.uri.render(req)
     if op.args is not None:
-        args = op.args.render(req)
+        args = _render(op.args, req, quoted)
         if op.add_args and req.args:
             args += "&" + req.args
     else:
