@@ -99,6 +99,13 @@ http {{
         }}
         location /qmark/ {{ rewrite ^/qmark/(.*)$ /z/$1 break; proxy_pass http://backend; }}
         location /argcap/ {{ rewrite ^/argcap/(.*)$ /q?v=$1 break; proxy_pass http://backend; }}
+        location /quoted {{
+            if ($http_x_q = "") {{ return 200 "empty\n"; }}
+            if ($http_x_q = "b c") {{ return 200 "bc\n"; }}
+            if ($http_x_q ~ "^(x|y)$") {{ return 200 "xy $1\n"; }}
+            if ($http_x_q = close) {{ return 444; }}
+            return 200 "other\n";
+        }}
         location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
@@ -170,6 +177,10 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "if_quoted_empty": get("/quoted"),
+    "if_quoted_with_space": get("/quoted", "localhost", "X-Q: b c"),
+    "if_quoted_regex": get("/quoted", "localhost", "X-Q: y"),
+    "if_return_444_closes": get("/quoted", "localhost", "X-Q: close"),
     "redirect_capture_of_escaped_uri": get("/r2/a%20b%26c?k=v"),
     "redirect_capture_plain_uri": get("/r2/a&b"),
     "args_capture_of_escaped_uri": get("/argcap/a%20b%26c"),
