@@ -106,6 +106,11 @@ http {{
             if ($http_x_q = close) {{ return 444; }}
             return 200 "other\n";
         }}
+        location ~ ^/hcap/(?<part>\\w+)/(\\d+)$ {{
+            proxy_pass http://backend;
+            proxy_set_header X-Cap "$1 $2 $part";
+            add_header X-If $2;
+        }}
         location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
@@ -177,6 +182,7 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "regex_location_captures_in_headers": get("/hcap/abc/42?k=1"),
     "if_quoted_empty": get("/quoted"),
     "if_quoted_with_space": get("/quoted", "localhost", "X-Q: b c"),
     "if_quoted_regex": get("/quoted", "localhost", "X-Q: y"),

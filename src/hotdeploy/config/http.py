@@ -34,6 +34,7 @@ from hotdeploy.config.rewrite import (
     declared_names,
     needs_script,
     set_names,
+    uses_captures,
 )
 from hotdeploy.config.script import MapConfig, ReturnOp, Script
 from hotdeploy.config.servers import ServerDraft, parse_server
@@ -141,12 +142,22 @@ def _health_check(draft: HealthCheckDraft, pp: ProxyPass | None, eff: settings.E
     )
 
 
+def _reads_captures(eff: settings.Effective, groups: frozenset[str] | None) -> bool:
+    """A regex location whose proxy_set_header or add_header values read its captures."""
+    if groups is None:
+        return False
+    templates = [t for _, t in eff.settings.proxy.set_headers]
+    templates += [h.value for h in eff.settings.add_headers]
+    return any(uses_captures(t, groups) for t in templates)
+
+
 def _script(draft: ScriptDraft, eff: settings.Effective, groups: frozenset[str] | None,
             make_location: Callable[[IfDraft], LocationConfig | None],
             ) -> tuple[Script | None, Return | None]:
-    """(script, None) when the rewrite directives need the script path, else (None, the
-    leading `return` or None): a lone `return` keeps the request path it always had."""
-    if needs_script(draft, groups):
+    """(script, None) when the rewrite directives need the script path (or the location's
+    captures are read), else (None, the leading `return` or None): a lone `return` keeps the
+    request path it always had."""
+    if needs_script(draft, groups) or _reads_captures(eff, groups):
         return build_script(draft, make_location, eff.settings.rewrite_log), None
     first = draft.ops[0] if draft.ops else None
     return None, first.ret if isinstance(first, ReturnOp) else None
