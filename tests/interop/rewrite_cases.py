@@ -40,6 +40,8 @@ http {{
         rewrite ^/srv/(.*)$ /s/$1 last;
         rewrite ^/sb/(.*)$ /sbp/$1 break;
         if ($http_x_block = yes) {{ return 403; }}
+        if ($http_x_canonical = 'other') {{ return 301 https://localhost$request_uri; }}
+        if ($http_user_agent ~* (bot|crawler)) {{ return 403 "no $1\n"; }}
         set $from_server srv;
 
         location / {{ return 200 "uri=$uri args=$args m=$mapped h=$by_host fs=$from_server\\n"; }}
@@ -145,6 +147,8 @@ CASES: dict[str, bytes] = {
     "rewrite_without_flag_continues": get("/noflag/z?k=1"),
     "server_level_rewrite": get("/srv/zz?k=1"),
     "server_level_if_return": get("/", "localhost", "X-Block: yes"),
+    "server_if_single_quoted": get("/q?a=1", "localhost", "X-Canonical: other"),
+    "server_if_unquoted_regex_parens": get("/", "localhost", "User-Agent: GoodBot/1"),
     "redirect_permanent_url": get("/r?k=v"),
     "redirect_flag_relative": get("/r2/abc?k=v"),
     "redirect_url_with_args": get("/r3?k=v"),
