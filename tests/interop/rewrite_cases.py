@@ -113,6 +113,7 @@ http {{
             proxy_set_header X-Cap "$1 $2 $part";
             add_header X-If $2;
         }}
+        location ~ ^/uw/\\w+$ {{ return 200 "word\n"; }}
         location /rlog/ {{ rewrite_log on; rewrite ^/rlog/(.*)$ /b/$1 last; }}
     }}
 }}
@@ -186,6 +187,8 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "pcre_word_is_ascii": get("/uw/%C3%A9"),
+    "pcre_word_ascii_matches": get("/uw/abc_1"),
     "regex_location_captures_in_headers": get("/hcap/abc/42?k=1"),
     "if_quoted_empty": get("/quoted"),
     "if_quoted_with_space": get("/quoted", "localhost", "X-Q: b c"),

@@ -46,9 +46,15 @@ def pcre2_message(exc: re.error, pattern: str) -> str:
     return f'pcre2_compile() failed: {exc.msg} in "{pattern}"'
 
 
+def python_flags(caseless: bool) -> int:
+    """nginx compiles without PCRE2_UTF/UCP: `\\w`, `\\d`, `\\s`, `\\b` and caseless matching are
+    ASCII-only (`\\w` does not match "é"); Python's str patterns are Unicode unless re.ASCII."""
+    return re.ASCII | (re.IGNORECASE if caseless else 0)
+
+
 def compile_regex(node: Node, pattern: str, caseless: bool = False) -> re.Pattern[str]:
     """Compile like nginx does; failures read like `pcre2_compile() failed: ... in "(..."`."""
     try:
-        return re.compile(to_python(pattern), re.IGNORECASE if caseless else 0)
+        return re.compile(to_python(pattern), python_flags(caseless))
     except re.error as exc:
         raise node.error(pcre2_message(exc, pattern)) from None
