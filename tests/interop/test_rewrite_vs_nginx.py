@@ -18,7 +18,7 @@ import wire_harness as w
 pytestmark = pytest.mark.skipif(not Path(w.NGINX).exists(),
                                 reason=f"needs real nginx at {w.NGINX} (apt install nginx-light)")
 
-_COMPARED_HEADERS = re.compile(rb"(?im)^(location|x-if|x-loc|x-tier):[^\r\n]*")
+_COMPARED_HEADERS = re.compile(rb"(?im)^(location|x-if|x-loc|x-tier|content-type):[^\r\n]*")
 _SERVER_TOKEN = re.compile(rb"<center>(nginx/[0-9.]+|hotdeploy)</center>")
 
 
@@ -83,11 +83,11 @@ def test_documented_example_says_what_the_docs_say(example):
     _, hotdeploy = example
     seen = _seen(hotdeploy, rc.EXAMPLE_CASES["old_link_redirected"])
     assert seen["status"] == "HTTP/1.1 301 Moved Permanently"
-    assert seen["headers"] == [b"location: http://localhost:PORT/v2/a?x=1"]
+    assert b"location: http://localhost:PORT/v2/a?x=1" in seen["headers"]
     seen = _seen(hotdeploy, rc.EXAMPLE_CASES["v2_proxied_without_prefix"])
     line, headers = seen["upstream"][0]
     assert line == b"GET /a?x=1 HTTP/1.1" and b"X-Tier: free" in headers
-    assert seen["headers"] == [b"x-tier: free"]
+    assert b"x-tier: free" in seen["headers"]
     _, headers = _seen(hotdeploy, rc.EXAMPLE_CASES["pro_key_mapped"])["upstream"][0]
     assert b"X-Tier: pro-acme" in headers
 
