@@ -36,6 +36,12 @@ http {{
     upstream backend {{ server 127.0.0.1:{backend}; }}
     server {{
         listen 127.0.0.1:{port};
+        server_name ~^(?<sub>[a-z]+)\\.(\\w+)\\.sites$;
+        location / {{ proxy_pass http://backend; proxy_set_header X-Site "$sub $1 $2"; }}
+        location /ret {{ return 200 "site $sub $2\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{port} default_server;
         server_name localhost;
         rewrite ^/srv/(.*)$ /s/$1 last;
         rewrite ^/sb/(.*)$ /sbp/$1 break;
@@ -187,6 +193,8 @@ CASES: dict[str, bytes] = {
     "return_bare_code": get("/bare"),
     "uninitialized_set_variable": get("/uninit"),
     "rewrite_log_location": get("/rlog/logged?k=1"),
+    "server_name_captures_in_headers": get("/x", "blog.main.sites"),
+    "server_name_captures_in_return": get("/ret", "shop.two.sites"),
     "pcre_word_is_ascii": get("/uw/%C3%A9"),
     "pcre_word_ascii_matches": get("/uw/abc_1"),
     "regex_location_captures_in_headers": get("/hcap/abc/42?k=1"),

@@ -4,6 +4,8 @@ down http -> server -> location into the frozen model."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +29,7 @@ from hotdeploy.config.model import (
     UpstreamConfig,
 )
 from hotdeploy.config.reader import Node, ReadState
+from hotdeploy.config.regex import python_flags, to_python
 from hotdeploy.config.rewrite import (
     IfDraft,
     ScriptDraft,
@@ -191,10 +194,26 @@ def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> L
     )
 
 
+def _capturing_names(names: list[str]) -> tuple[re.Pattern[str], ...]:
+    found = []
+    for name in names:
+        if name.startswith("~"):
+            regex = re.compile(to_python(name[1:]), python_flags(caseless=True))
+            if regex.groups:
+                found.append(regex)
+    return tuple(found)
+
+
 def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> ServerConfig:
     eff = settings.merge(http_eff, srv.level)
     extra = eff.server
     script, return_ = _script(srv.script, eff, None, lambda draft: None)
+    host_regexes = _capturing_names(srv.names)
+    if host_regexes:
+        if script is None:  # the leading return (if any) runs in the script then
+            script = build_script(srv.script, lambda draft: None, eff.settings.rewrite_log)
+            return_ = None
+        script = dataclasses.replace(script, host_regexes=host_regexes)
     return ServerConfig(
         listens=tuple(srv.listens) or (default_listen(),),
         server_names=tuple(srv.names) or ("",),

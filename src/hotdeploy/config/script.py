@@ -85,6 +85,9 @@ Op = Rewrite | SetVar | ReturnOp | Break | If
 class Script:
     ops: tuple[Op, ...] = ()
     log: bool = False  # rewrite_log: notice-level lines for each rewrite and regex test
+    # A server's `server_name` regexes that capture: nginx's server selection leaves their
+    # captures ($1, named ones) to the request, so the server's script matches them first.
+    host_regexes: tuple[re.Pattern[str], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

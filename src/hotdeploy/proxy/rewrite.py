@@ -248,6 +248,11 @@ def process(req: Any, server: ServerConfig,
     """The server's script, then location search and the location's script, repeated while
     the URI changes (see the module doc)."""
     if server.rewrites is not None:
+        for regex in server.rewrites.host_regexes:
+            match = regex.search(req.host)
+            if match is not None:
+                set_captures(req, match)
+                break
         st = _State(None)
         run_script(server.rewrites, req, st, log)
         if st.ret is not None or st.status:
