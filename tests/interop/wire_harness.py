@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,14 +176,15 @@ def _wait_listening(proc: subprocess.Popen[bytes], port: int, prefix: Path) -> N
     raise RuntimeError(f"127.0.0.1:{port} not listening")
 
 
-def start(kind: str, tmp: Path) -> Proxy:
-    """Start `nginx` or `hotdeploy` with the shared configuration in its own prefix."""
+def start(kind: str, tmp: Path, make_config: Callable[[int, int], str] | None = None) -> Proxy:
+    """Start `nginx` or `hotdeploy` with the shared configuration (or `make_config(port,
+    backend_port)`'s) in its own prefix."""
     backend = RecordingBackend()
     port = free_port()
     prefix = tmp / kind
     (prefix / "logs").mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(config(port, backend.port))
+    conf.write_text((make_config or config)(port, backend.port))
     if kind == "nginx":
         cmd = [NGINX, "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "logs/error.log"),
                "-g", "daemon off; master_process off;"]

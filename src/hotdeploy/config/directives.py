@@ -14,9 +14,15 @@ from dataclasses import dataclass
 MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH = (
     "main", "events", "http", "server", "location", "upstream", "match",
 )
-ANY_CONTEXT = frozenset({MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH})
+# `if` blocks in a server / in a location (nginx's NGX_HTTP_SIF_CONF / NGX_HTTP_LIF_CONF), and
+# the inside of `map`, whose lines are its own key/value pairs rather than directives.
+SIF, LIF, MAP = "if in server", "if in location", "map"
+ANY_CONTEXT = frozenset({MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH, SIF, LIF, MAP})
+# Contexts whose lines are read as words, not looked up in DIRECTIVES (`include` still works).
+RAW_CONTEXTS = frozenset({MAP})
 _HSL = frozenset({HTTP, SERVER, LOCATION})
 _HS = frozenset({HTTP, SERVER})
+_REWRITE = frozenset({SERVER, SIF, LOCATION, LIF})  # where the rewrite module's directives go
 MANY = 1 << 16  # "1MORE" / "2MORE": no upper bound
 
 
@@ -57,8 +63,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "listen": (_s({SERVER}, 1, MANY),),
     "server_name": (_s({SERVER}, 1, MANY),),
     "location": (_b({SERVER, LOCATION}, 1, 2, LOCATION),),
-    "return": (_s({SERVER, LOCATION}, 1, 2),),
-    "add_header": (_s(_HSL, 2, 3),),
+    "add_header": (_s(_HSL | {LIF}, 2, 3),),
     "error_page": (_s(_HSL, 2, MANY),),
     "access_log": (_s(_HSL, 1, MANY),),
     "log_format": (_s({HTTP}, 2, MANY),),
@@ -86,7 +91,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "uwsgi_temp_path": (_TEMP_PATH,),
     "scgi_temp_path": (_TEMP_PATH,),
     # --- proxy -------------------------------------------------------------------------------
-    "proxy_pass": (_s({LOCATION}, 1, 1),),
+    "proxy_pass": (_s({LOCATION, LIF}, 1, 1),),
     "proxy_set_header": (_s(_HSL, 2, 2),),
     "proxy_http_version": (_s(_HSL, 1, 1),),
     "proxy_pass_request_headers": (_s(_HSL, 1, 1),),
@@ -103,6 +108,15 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "proxy_hide_header": (_s(_HSL, 1, 1),),
     "proxy_pass_header": (_s(_HSL, 1, 1),),
     "proxy_buffer_size": (_s(_HSL, 1, 1),),
+    # --- rewrite, map ------------------------------------------------------------------------
+    "rewrite": (_s(_REWRITE, 2, 3),),
+    "return": (_s(_REWRITE, 1, 2),),
+    "set": (_s(_REWRITE, 2, 2),),
+    "break": (_s(_REWRITE, 0, 0),),
+    "if": (_b({SERVER, SIF}, 1, MANY, SIF), _b({LOCATION, LIF}, 1, MANY, LIF)),
+    "rewrite_log": (_s(_HSL | {SIF, LIF}, 1, 1),),
+    "uninitialized_variable_warn": (_s(_HSL | {SIF, LIF}, 1, 1),),
+    "map": (_b({HTTP}, 2, 2, MAP),),
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

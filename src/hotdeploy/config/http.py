@@ -4,6 +4,9 @@ down http -> server -> location into the frozen model."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
@@ -13,6 +16,7 @@ from hotdeploy.config.addresses import key_text
 from hotdeploy.config.health import HealthCheckDraft, parse_match
 from hotdeploy.config.listen import ListenRegistry, default_listen
 from hotdeploy.config.locations import LocationDraft, ProxyPassRef
+from hotdeploy.config.maps import parse_map
 from hotdeploy.config.model import (
     HealthCheckConfig,
     HttpConfig,
@@ -20,13 +24,25 @@ from hotdeploy.config.model import (
     LogFormat,
     MatchConfig,
     ProxyPass,
+    Return,
     ServerConfig,
     UpstreamConfig,
 )
 from hotdeploy.config.reader import Node, ReadState
+from hotdeploy.config.regex import python_flags, to_python
+from hotdeploy.config.rewrite import (
+    IfDraft,
+    ScriptDraft,
+    build_script,
+    declared_names,
+    needs_script,
+    set_names,
+    uses_captures,
+)
+from hotdeploy.config.script import MapConfig, ReturnOp, Script
 from hotdeploy.config.servers import ServerDraft, parse_server
 from hotdeploy.config.upstream import implicit_upstream, parse_upstream
-from hotdeploy.config.variables import compile_template
+from hotdeploy.config.variables import compile_template, declared_variables
 from hotdeploy.errors import ConfigError
 
 _ESCAPES = ("default", "json", "none")
@@ -40,6 +56,7 @@ class _Http:
     upstreams: dict[str, UpstreamConfig] = field(default_factory=dict)
     upstream_nodes: dict[str, Node] = field(default_factory=dict)
     matches: dict[str, MatchConfig] = field(default_factory=dict)
+    maps: dict[str, MapConfig] = field(default_factory=dict)
     servers: list[ServerDraft] = field(default_factory=list)
     listens: ListenRegistry = field(default_factory=ListenRegistry)
 
@@ -72,6 +89,8 @@ def _http_directive(child: Node, h: _Http) -> None:
         if child.args[0] in h.matches:
             raise child.error(f'duplicate match "{child.args[0]}"')
         h.matches[child.args[0]] = parse_match(child)
+    elif child.name == "map":
+        parse_map(child, h.maps)
     elif child.name == "log_format":
         _log_format(child, h.env.log_formats)
     elif not settings.apply(child, h.level, h.env):
@@ -126,22 +145,75 @@ def _health_check(draft: HealthCheckDraft, pp: ProxyPass | None, eff: settings.E
     )
 
 
+def _reads_captures(eff: settings.Effective, groups: frozenset[str] | None) -> bool:
+    """A regex location whose proxy_set_header or add_header values read its captures."""
+    if groups is None:
+        return False
+    templates = [t for _, t in eff.settings.proxy.set_headers]
+    templates += [h.value for h in eff.settings.add_headers]
+    return any(uses_captures(t, groups) for t in templates)
+
+
+def _script(draft: ScriptDraft, eff: settings.Effective, groups: frozenset[str] | None,
+            make_location: Callable[[IfDraft], LocationConfig | None],
+            ) -> tuple[Script | None, Return | None]:
+    """(script, None) when the rewrite directives need the script path (or the location's
+    captures are read), else (None, the leading `return` or None): a lone `return` keeps the
+    request path it always had."""
+    if needs_script(draft, groups) or _reads_captures(eff, groups):
+        return build_script(draft, make_location, eff.settings.rewrite_log), None
+    first = draft.ops[0] if draft.ops else None
+    return None, first.ret if isinstance(first, ReturnOp) else None
+
+
 def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> LocationConfig:
     eff = settings.merge(parent, loc.level)
     pp = r.proxy_pass(loc.proxy_pass) if loc.proxy_pass is not None else None
     checks = tuple(_health_check(hc, pp, eff, r.h.matches) for hc in loc.health_checks)
+
+    def if_location(draft: IfDraft) -> LocationConfig:
+        # The implicit location of an `if`: its own settings over the location's, and, as
+        # nginx's "noname" locations do, the location's proxy_pass unless it has its own.
+        if_eff = settings.merge(eff, draft.level)
+        if_pp = r.proxy_pass(draft.proxy_pass) if isinstance(  # type: ignore[arg-type]
+            draft.proxy_pass, ProxyPassRef) else pp
+        return LocationConfig(
+            modifier=loc.modifier,  # type: ignore[arg-type]
+            path=loc.path, regex=None, settings=if_eff.settings, proxy_pass=if_pp,
+            api_write=loc.api_write, metrics=loc.metrics, source=draft.node.source)
+
+    groups = frozenset(name.lower() for name in loc.regex.groupindex) \
+        if loc.regex is not None else None
+    script, return_ = _script(loc.script, eff, groups, if_location)
     return LocationConfig(
         modifier=loc.modifier,  # type: ignore[arg-type]
         path=loc.path, regex=loc.regex, settings=eff.settings, proxy_pass=pp,
-        return_=loc.return_, health_checks=checks, api_write=loc.api_write,
+        return_=return_, health_checks=checks, api_write=loc.api_write,
         metrics=loc.metrics, locations=tuple(_location(c, eff, r) for c in loc.children),
-        source=loc.node.source,
+        rewrites=script, source=loc.node.source,
     )
+
+
+def _capturing_names(names: list[str]) -> tuple[re.Pattern[str], ...]:
+    found = []
+    for name in names:
+        if name.startswith("~"):
+            regex = re.compile(to_python(name[1:]), python_flags(caseless=True))
+            if regex.groups:
+                found.append(regex)
+    return tuple(found)
 
 
 def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> ServerConfig:
     eff = settings.merge(http_eff, srv.level)
     extra = eff.server
+    script, return_ = _script(srv.script, eff, None, lambda draft: None)
+    host_regexes = _capturing_names(srv.names)
+    if host_regexes:
+        if script is None:  # the leading return (if any) runs in the script then
+            script = build_script(srv.script, lambda draft: None, eff.settings.rewrite_log)
+            return_ = None
+        script = dataclasses.replace(script, host_regexes=host_regexes)
     return ServerConfig(
         listens=tuple(srv.listens) or (default_listen(),),
         server_names=tuple(srv.names) or ("",),
@@ -154,13 +226,20 @@ def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> Ser
                                               d.DEFAULT_LARGE_CLIENT_HEADER_BUFFERS),
         underscores_in_headers=extra.get("underscores_in_headers", False),
         ignore_invalid_headers=extra.get("ignore_invalid_headers", True),
-        return_=srv.return_,
+        return_=return_,
+        rewrites=script,
         locations=tuple(_location(loc, eff, r) for loc in srv.locations),
         source=srv.node.source,
     )
 
 
 def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
+    assert node.children is not None
+    with declared_variables(declared_names(node.children)):
+        return _parse_http(node, env, state)
+
+
+def _parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     assert node.children is not None
     h = _Http(env, state)
     for child in node.children:
@@ -175,4 +254,5 @@ def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
-                      log_formats=dict(env.log_formats))
+                      log_formats=dict(env.log_formats), maps=h.maps,
+                      set_variables=set_names(node.children))

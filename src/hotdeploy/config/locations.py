@@ -10,10 +10,14 @@ from hotdeploy.config import settings
 from hotdeploy.config import values as v
 from hotdeploy.config.addresses import split_host_port, valid_port
 from hotdeploy.config.health import HealthCheckDraft, parse_api, parse_health_check
-from hotdeploy.config.model import Return
 from hotdeploy.config.reader import Node
 from hotdeploy.config.regex import compile_regex
-from hotdeploy.config.variables import compile_template
+from hotdeploy.config.rewrite import (
+    SCRIPT_DIRECTIVES,
+    IfDraft,
+    ScriptDraft,
+    parse_script_directive,
+)
 
 _MODIFIERS = ("=", "^~", "~*", "~")  # longest first for the joined form `location ~*\.php`
 
@@ -37,7 +41,7 @@ class LocationDraft:
     regex: re.Pattern[str] | None
     level: v.Level = field(default_factory=v.Level)
     proxy_pass: ProxyPassRef | None = None
-    return_: Return | None = None
+    script: ScriptDraft = field(default_factory=ScriptDraft)  # rewrite module, return
     health_checks: list[HealthCheckDraft] = field(default_factory=list)
     api_write: bool | None = None
     metrics: bool = False
@@ -72,18 +76,8 @@ def _check_nesting(node: Node, mod: str, path: str, parent: LocationDraft | None
         raise node.error(f'location "{path}" is outside location "{parent.path}"')
 
 
-def parse_return(node: Node) -> Return:
-    first = node.args[0]
-    if len(node.args) == 1 and first.startswith(("http://", "https://", "$scheme")):
-        return Return(302, compile_template(first, node.source))
-    if not first.isdigit() or int(first) > 999:
-        raise node.error(f'invalid return code "{first}"')
-    code = int(first)
-    text = compile_template(node.args[1], node.source) if len(node.args) == 2 else None
-    return Return(code, text)
-
-
-def parse_proxy_pass(node: Node, location: LocationDraft) -> ProxyPassRef:
+def parse_proxy_pass(node: Node, location: LocationDraft | None) -> ProxyPassRef:
+    """`location` is None for a proxy_pass inside `if` (which may have no URI part)."""
     raw = node.args[0]
     if "$" in raw:
         raise node.error('variables in "proxy_pass" are not supported by hotdeploy')
@@ -94,7 +88,7 @@ def parse_proxy_pass(node: Node, location: LocationDraft) -> ProxyPassRef:
     rest = raw[7:]
     slash = rest.find("/")
     authority, uri = (rest, None) if slash < 0 else (rest[:slash], rest[slash:])
-    if uri is not None and location.modifier in ("~", "~*", "@"):
+    if uri is not None and (location is None or location.modifier in ("~", "~*", "@")):
         raise node.error(
             '"proxy_pass" cannot have URI part in location given by regular expression, '
             'or inside named location, or inside "if" statement, '
@@ -119,10 +113,8 @@ def _location_directive(child: Node, loc: LocationDraft, env: settings.Env) -> N
         if loc.proxy_pass is not None:
             raise v.duplicate_error(child)
         loc.proxy_pass = parse_proxy_pass(child, loc)
-    elif child.name == "return":
-        ret = parse_return(child)
-        if loc.return_ is None:  # later returns are unreachable, as in nginx
-            loc.return_ = ret
+    elif child.name in SCRIPT_DIRECTIVES:
+        parse_script_directive(child, loc.script, env, True, _if_directive)
     elif child.name == "health_check":
         loc.health_checks.append(parse_health_check(child))
     elif child.name == "api":
@@ -135,6 +127,16 @@ def _location_directive(child: Node, loc: LocationDraft, env: settings.Env) -> N
         loc.metrics = True
     elif not settings.apply(child, loc.level, env):
         raise child.error(f'"{child.name}" directive is not allowed here')
+
+
+def _if_directive(child: Node, draft: IfDraft) -> bool:
+    """What an `if` in a location holds besides the rewrite directives and settings."""
+    if child.name != "proxy_pass":
+        return False
+    if draft.proxy_pass is not None:
+        raise v.duplicate_error(child)
+    draft.proxy_pass = parse_proxy_pass(child, None)
+    return True
 
 
 def check_duplicates(locations: list[LocationDraft]) -> None:

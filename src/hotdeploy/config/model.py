@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from hotdeploy import defaults as d
 from hotdeploy.config.addresses import key_text
@@ -321,6 +321,8 @@ class HttpSettings:
     real_ip_header: str = d.DEFAULT_REAL_IP_HEADER
     real_ip_recursive: bool = False
     access_rules: tuple[AccessRule, ...] = ()  # allow / deny
+    rewrite_log: bool = False  # notice-level lines for the rewrite module's matches
+    uninitialized_variable_warn: bool = True  # warn when an unassigned `set` variable is read
     proxy: ProxySettings = field(default_factory=ProxySettings)
 
 
@@ -339,6 +341,10 @@ class LocationConfig:
     api_write: bool | None = None  # `api [write=on|off];` None = no api here
     metrics: bool = False  # hotdeploy extension `metrics;`: Prometheus exposition
     locations: tuple[LocationConfig, ...] = ()  # nested locations
+    # The rewrite module's directives (config.script.Script), None when there are none or
+    # when `return_` alone says everything (a request then takes the path it always took).
+    # Typed Any: config.script imports this module.
+    rewrites: Any = None
     source: Source | None = None
 
 
@@ -378,6 +384,9 @@ class ServerConfig:
     underscores_in_headers: bool = False
     ignore_invalid_headers: bool = True
     return_: Return | None = None  # server-level `return` (runs before location matching)
+    # Server-level rewrite module directives (config.script.Script, nginx's SERVER_REWRITE
+    # phase, before location matching); None when there are none beyond `return_`.
+    rewrites: Any = None
     locations: tuple[LocationConfig, ...] = ()
     source: Source | None = None
 
@@ -388,6 +397,8 @@ class HttpConfig:
     servers: tuple[ServerConfig, ...]
     matches: dict[str, MatchConfig] = field(default_factory=dict)
     log_formats: dict[str, LogFormat] = field(default_factory=dict)
+    maps: dict[str, Any] = field(default_factory=dict)  # target name -> config.script.MapConfig
+    set_variables: frozenset[str] = frozenset()  # names some `set` assigns (rewrite module)
 
 
 @dataclass(frozen=True, slots=True)

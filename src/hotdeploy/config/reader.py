@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from crossplane.lexer import _lex_file_object  # the file-object lexer; `lex()` wants a path
 
-from hotdeploy.config.directives import DIRECTIVES, MAIN, DirectiveSpec
+from hotdeploy.config.directives import DIRECTIVES, MAIN, RAW_CONTEXTS, DirectiveSpec
 from hotdeploy.config.model import Source
 from hotdeploy.errors import ConfigError
 
@@ -142,6 +142,10 @@ class _Parser:
 
     def _directive(self, words: list[str], line: int | None, term: str, ctx: str) -> list[Node]:
         node = Node(words[0], words[1:], self.file, line)
+        if ctx in RAW_CONTEXTS and node.name != "include":
+            if term != ";":
+                raise ConfigError(f'unexpected "{term}"', self.file, line)
+            return [node]  # the block's own handler reads these words (e.g. map keys)
         spec = _find_spec(node.name, ctx, self.file, line)
         _check(node, spec, term)
         if node.name == "include":

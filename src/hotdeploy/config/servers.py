@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from hotdeploy.config import settings
 from hotdeploy.config import values as v
 from hotdeploy.config.listen import ListenRegistry, parse_listen
-from hotdeploy.config.locations import (
-    LocationDraft,
-    check_duplicates,
-    parse_location,
-    parse_return,
-)
-from hotdeploy.config.model import Listen, Return
+from hotdeploy.config.locations import LocationDraft, check_duplicates, parse_location
+from hotdeploy.config.model import Listen
 from hotdeploy.config.reader import Node
 from hotdeploy.config.regex import compile_regex
+from hotdeploy.config.rewrite import SCRIPT_DIRECTIVES, ScriptDraft, parse_script_directive
 
 
 @dataclass(slots=True)
@@ -26,7 +22,7 @@ class ServerDraft:
     level: v.Level = field(default_factory=v.Level)
     listens: list[Listen] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    return_: Return | None = None
+    script: ScriptDraft = field(default_factory=ScriptDraft)  # rewrite module, return
     locations: list[LocationDraft] = field(default_factory=list)
 
 
@@ -55,10 +51,9 @@ def _server_directive(child: Node, srv: ServerDraft, env: settings.Env,
         srv.names.extend(_server_names(child))
     elif child.name == "location":
         srv.locations.append(parse_location(child, None, env))
-    elif child.name == "return":
-        ret = parse_return(child)
-        if srv.return_ is None:
-            srv.return_ = ret
+    elif child.name in SCRIPT_DIRECTIVES:
+        # nginx creates no location for an `if` in a server: only the script goes there.
+        parse_script_directive(child, srv.script, env, False, lambda node, draft: False)
     elif not settings.apply(child, srv.level, env):
         raise child.error(f'"{child.name}" directive is not allowed here')
 

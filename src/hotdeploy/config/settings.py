@@ -267,6 +267,8 @@ HANDLERS: dict[str, Handler] = {
     "proxy_pass_header": _header_list("proxy.pass_headers"),
     "proxy_buffer_size": _proxy_buffer_size,
     "client_body_temp_path": _client_body_temp_path,
+    "rewrite_log": _scalar("rewrite_log", v.flag),
+    "uninitialized_variable_warn": _scalar("uninitialized_variable_warn", v.flag),
     "proxy_temp_path": _ignored,
     "fastcgi_temp_path": _ignored,
     "uwsgi_temp_path": _ignored,

@@ -8,6 +8,9 @@ request time.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from hotdeploy.config.model import Source, Template, Var
 from hotdeploy.errors import ConfigError
 
@@ -28,13 +31,36 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
 # $upstream_http_x_id. Checked in this order; "upstream_http_" must not be shadowed.
 VARIABLE_PREFIXES: tuple[str, ...] = ("http_", "arg_", "cookie_", "sent_http_", "upstream_http_")
 
+# Variables the configuration itself declares (`set $x`, `map ... $x`, named regex captures):
+# nginx knows them in every directive of http, whatever the order they are written in, so
+# `config.http` collects them before parsing the block and declares them here for its duration
+# (parsing is synchronous; outside `declared_variables` none are known).
+_declared: frozenset[str] = frozenset()
+
+
+@contextlib.contextmanager
+def declared_variables(names: frozenset[str]) -> Iterator[None]:
+    """Make `names` (lower-case) known to `compile_template` while the block runs."""
+    global _declared
+    saved, _declared = _declared, _declared | names
+    try:
+        yield
+    finally:
+        _declared = saved
+
+
+def is_capture(name: str) -> bool:
+    """`$1`..`$9`: the captures of the last regex that matched (nginx has single digits)."""
+    return len(name) == 1 and "1" <= name <= "9"
+
+
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def is_known_variable(name: str) -> bool:
     """True when the proxy can evaluate `$name` (names are case-insensitive in nginx)."""
     name = name.lower()
-    if name in KNOWN_VARIABLES:
+    if name in KNOWN_VARIABLES or name in _declared or is_capture(name):
         return True
     return any(name.startswith(p) and len(name) > len(p) for p in VARIABLE_PREFIXES)
 
@@ -58,6 +84,8 @@ def _read_name(raw: str, start: int, source: Source | None) -> tuple[str, int]:
             # nginx: the closing bracket in "host" variable is missing
             raise _error(f'the closing bracket in "{name}" variable is missing', source)
         return name, end + 1
+    if start < len(raw) and raw[start].isdigit():
+        return raw[start], start + 1  # "$12" is capture 1 then "2", as in nginx
     end = start
     while end < len(raw) and raw[end] in _NAME_CHARS:
         end += 1
@@ -70,7 +98,8 @@ def compile_template(raw: str, source: Source | None = None) -> Template:
     """Compile an nginx complex value; unknown variables raise `ConfigError`.
 
     Variable names are lower-cased (nginx looks variables up case-insensitively). Regex
-    captures (`$1`) are not supported by hotdeploy and are rejected like unknown variables.
+    captures are `Var("1")`..`Var("9")`; the proxy resolves them against the request's last
+    successful match (rewrite module).
     """
     parts: list[str | Var] = []
     literal: list[str] = []

@@ -24,6 +24,7 @@ from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.response_head import lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
+from hotdeploy.proxy.rewrite import process as run_rewrites
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
 from hotdeploy.proxy.wire import (
@@ -420,6 +421,8 @@ class ClientConnection(GeneratedResponses):
         runtime = self.holder.current
         req.runtime = runtime
         plan = runtime.route(self.listen_key, req.host or None, normalized)
+        if plan.script and not req.error:
+            plan = self._rewrite(req, plan)
         req.plan = plan
         req.server = plan.server
         settings = plan.settings
@@ -435,6 +438,27 @@ class ClientConnection(GeneratedResponses):
             self._begin(req)
         elif len(self.queue) > PIPELINE_LIMIT:
             self.pause_reading()
+
+    def _rewrite(self, req: Request, plan: Any) -> Any:
+        """The rewrite module's phases (proxy.rewrite): the plan the request ends with."""
+        runtime = req.runtime
+        req.plan = plan  # log lines name the server
+        outcome = run_rewrites(req, plan.server, runtime.router.find_location,
+                               self._script_log)
+        end = outcome.location if outcome.location is not None else plan.server
+        if outcome.status:
+            req.error = outcome.status
+        if outcome.ret is not None:
+            req.script_return = outcome.ret
+            return runtime.returning[id(end)]
+        return runtime.plans[id(end)]
+
+    def _script_log(self, level: str, message: str) -> None:
+        error_log = self.holder.current.error_log
+        if error_log.enabled(level):
+            req = self.cur
+            context = log_context(req) if req is not None else ""
+            error_log.log(level, message + context, self.cid)
 
     def _absolute_form(self, req: Request, raw: str) -> str:
         """Absolute form (RFC 9112 §3.2.2): as nginx, its host becomes $host and selects the
@@ -560,6 +584,8 @@ class ClientConnection(GeneratedResponses):
         elif kind == "return":
             assert plan.return_ is not None
             self._return(req, plan.return_, None)
+        elif kind == "script_return":
+            self._return(req, req.script_return, None)
         elif kind in ("api", "metrics"):
             self._admin(req)
         else:

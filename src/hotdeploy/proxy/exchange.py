@@ -651,7 +651,7 @@ class Exchange:
         url = ""
         if upstream and self.peer is not None:
             uri = upstream_uri(self.plan.proxy_uri, self.plan.prefix, req.raw_uri, req.path,
-                               req.args)
+                               req.args, req.uri_rewritten)
             url = f"http://{self.peer.address}{uri}"
         error_log.log(level, message + log_context(req, url), req.cid)
 

@@ -13,6 +13,14 @@ SIGNATURE = "hotdeploy"
 
 # nginx's own reason phrases where they differ from Python's table (RFC 9110 names).
 _REASONS: dict[int, str] = {
+    # ngx_http_status_lines has no phrase for 203, 205 and 300 (the line ends after the code)
+    # and nginx's older names for 302, 408 and 504.
+    203: "",
+    205: "",
+    300: "",
+    302: "Moved Temporarily",
+    408: "Request Time-out",
+    504: "Gateway Time-out",
     405: "Not Allowed",
     413: "Request Entity Too Large",
     414: "Request-URI Too Large",
@@ -20,6 +28,9 @@ _REASONS: dict[int, str] = {
     494: "Request Header Or Cookie Too Large",
     499: "Client Closed Request",
 }
+
+# Error page titles that differ from the status line (ngx_http_error_302_page says "Found").
+_PAGE_TITLES: dict[int, str] = {302: "Found"}
 
 # Statuses whose body must be empty (RFC 9110 §6.4.1): 1xx, 204, 304.
 NO_BODY_STATUSES = frozenset({100, 101, 204, 304})
@@ -64,7 +75,7 @@ def error_body(status: int) -> bytes:
         )
     if status < 300 or status in NO_BODY_STATUSES:
         return b""
-    text = f"{status} {reason(status)}"
+    text = f"{status} {_PAGE_TITLES.get(status) or reason(status)}"
     return _page(text, text)
 
 

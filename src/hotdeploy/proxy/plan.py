@@ -44,8 +44,13 @@ class LocationPlan:
     server: ServerConfig
     location: LocationConfig | None
     settings: HttpSettings
-    kind: str  # "proxy" | "return" | "api" | "metrics" | "none"
+    # "proxy" | "return" | "api" | "metrics" | "none"; "script_return": a rewrite script's
+    # `return`/redirect (the Return is the request's `script_return`).
+    kind: str
     prefix: str = ""
+    # The server or location has rewrite module directives: proxy.rewrite.process decides the
+    # request's final plan (False: the plan found by routing is final, the path as before).
+    script: bool = False
     return_: Return | None = None
     upstream: str | None = None
     proxy_uri: str | None = None

@@ -102,6 +102,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             kind = "proxy"
     plan = LocationPlan(server=server, location=location, settings=settings, kind=kind,
                         return_=return_)
+    plan.script = (location.rewrites if location is not None else server.rewrites) is not None
     plan.prefix = location.path if location is not None and location.modifier in ("", "^~", "=") \
         else ""
     plan.add_ok, plan.add_always, plan.add_dynamic = _add_headers(settings)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hotdeploy.proxy.clock import time_local
+from hotdeploy.proxy.rewrite import script_variable
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -61,6 +62,12 @@ class Request:  # a config.model.VariableSource
     upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
     body_file: Any = None  # a BodyFile once the body outgrew client_body_buffer_size
     resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    # The rewrite module (proxy.rewrite): the last regex match's groups ($0 first), the `set`
+    # / named capture / map values of this request, and whether a rewrite changed $uri.
+    captures: tuple[str, ...] = ()
+    vars: dict[str, str] | None = None
+    uri_rewritten = 0
+    script_return: Any = None  # the Return a script answered with (plan kind "script_return")
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -100,7 +107,7 @@ class Request:  # a config.model.VariableSource
         for prefix, handler in _PREFIXES:
             if name.startswith(prefix):
                 return handler(self, name[len(prefix):])
-        return ""
+        return script_variable(self, name)
 
 
 def _http(req: Request, suffix: str) -> str:
@@ -258,4 +265,4 @@ def variable_getter(name: str) -> Callable[[Request], str]:
         if name.startswith(prefix):
             suffix = name[len(prefix):]
             return lambda r: handler(r, suffix)
-    return lambda r: ""
+    return lambda r: script_variable(r, name)

@@ -13,6 +13,7 @@ from hotdeploy.config.model import Return
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import SERVER_HEADER
+from hotdeploy.proxy.redirect import absolute_location
 from hotdeploy.proxy.response_head import add_header_lines
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class GeneratedResponses:
             return
         status = override or code
         if code in pages.REDIRECT_STATUSES and text is not None:
+            location = absolute_location(text, req.variable("scheme"), req.variable("host"),
+                                         req.server_port)
             self._write_generated(req, status, pages.error_body(code),
-                                  b"Location: " + text.encode("latin-1", "replace") + b"\r\n")
+                                  b"Location: " + location.encode("latin-1", "replace") + b"\r\n")
         elif text is not None:
             self._write_generated(req, status, text.encode(), b"", b"text/plain")
         elif status >= 400 and override is None:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import time
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config.model import MainConfig, ServerConfig, walk_locations
+from hotdeploy.config.model import LocationConfig, MainConfig, ServerConfig, walk_locations
+from hotdeploy.config.script import script_locations
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.planner import build_plan
+from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
@@ -36,6 +39,11 @@ class Runtime:
         self.error_log = error_log
         self.log_files = log_files
         self.plans: dict[int, LocationPlan] = {}
+        # id(server or location) -> the plan a script's `return` answers with (see
+        # _returning_plan); map tables by target name (read by proxy.rewrite).
+        self.returning: dict[int, LocationPlan] = {}
+        self.maps: dict[str, Any] = {}
+        self.set_names: frozenset[str] = frozenset()  # variables some `set` assigns
         self.pools: dict[str, UpstreamPool] = {}
         self.health_checker: Any = None
         self.inherited_checker: Any = None  # the previous generation's, adopted by start()
@@ -49,6 +57,8 @@ class Runtime:
         http = config.http
         if http is None:
             return
+        self.maps = http.maps
+        self.set_names = http.set_variables
         carried = previous_pools if previous_pools is not None else {}
         for name, upstream in http.upstreams.items():
             if upstream.keepalive <= 0:
@@ -68,6 +78,41 @@ class Runtime:
             for location in walk_locations(server.locations):
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
                                                       log_files, config.prefix)
+            self._script_plans(server, http.upstreams, log_files, config.prefix)
+
+    def _script_plans(self, server: ServerConfig, upstreams: dict[str, Any],
+                      log_files: LogFiles, prefix: str) -> None:
+        """Plans for the implicit locations of `if` blocks, and the `script_return` twin of
+        every plan a script can end in."""
+        ends: list[ServerConfig | LocationConfig] = []
+        if server.rewrites is not None:
+            ends.append(server)
+        for location in walk_locations(server.locations):
+            if location.rewrites is None:
+                continue
+            ends.append(location)
+            for implicit in script_locations(location.rewrites):
+                self.plans[id(implicit)] = build_plan(server, implicit, upstreams, log_files,
+                                                      prefix)
+                ends.append(implicit)
+        for end in ends:
+            target = end if isinstance(end, LocationConfig) else None
+            twin = build_plan(server, target, upstreams, log_files, prefix)
+            twin.kind = "script_return"
+            twin.script = False
+            # nginx answers `return` in the rewrite phase, before allow/deny (access phase).
+            twin.settings = dataclasses.replace(twin.settings, access_rules=())
+            self.returning[id(end)] = twin
+
+    def uninitialized(self, req: Any, name: str) -> None:
+        """A `set` variable read before this request assigned it: nginx's warning, unless
+        `uninitialized_variable_warn off` where the request is."""
+        plan = req.plan
+        if plan is not None and not plan.settings.uninitialized_variable_warn:
+            return
+        if self.error_log.enabled("warn"):
+            self.error_log.log("warn", f'using uninitialized "{name}" variable'
+                               + log_context(req), req.cid)
 
     @property
     def logs(self) -> tuple[ErrorLog, LogFiles]:
@@ -96,8 +141,8 @@ class Runtime:
             if len(cache) >= SERVER_CACHE_SIZE:
                 cache.clear()  # bounded: a client spraying Host values cannot grow it
             cache[key] = server
-        if server.return_ is not None:
-            return self.plans[id(server)]
+        if server.return_ is not None or server.rewrites is not None:
+            return self.plans[id(server)]  # before location matching (SERVER_REWRITE)
         location = self.router.find_location(server, path)
         return self.plans[id(location if location is not None else server)]
 

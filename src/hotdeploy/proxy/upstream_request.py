@@ -33,10 +33,11 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
                   chunked_up: bool = False) -> bytes:
     """The request head (and the buffered body unless `streaming`)."""
     proxy = plan.settings.proxy
-    if plan.proxy_uri is None:
+    if plan.proxy_uri is None and not req.uri_rewritten:
         target = req.url  # passed exactly as the client sent it (== raw_uri's bytes)
     else:
-        uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args)
+        uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args,
+                           req.uri_rewritten)
         target = uri.encode("latin-1", "replace")
     # plan.request_tail = b" HTTP/1.x\r\n" + the constant proxy_set_header lines
     parts = [req.method_bytes or req.method.encode(), b" ", target, plan.request_tail]

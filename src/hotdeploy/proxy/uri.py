@@ -15,7 +15,14 @@ from urllib.parse import quote
 _SAFE = "/:@!$&'()*+,;=-._~"
 
 
-def upstream_uri(proxy_uri: str | None, prefix: str, raw_uri: str, path: str, args: str) -> str:
+def upstream_uri(proxy_uri: str | None, prefix: str, raw_uri: str, path: str, args: str,
+                 rewritten: int = 0) -> str:
+    """`rewritten` (proxy.rewrite): 1 when a rewrite changed the URI, 2 when it did so with
+    `break`. A changed URI is sent escaped, with the current arguments (nginx no longer has
+    the client's form); after `break` the proxy_pass URI part is ignored as well ("the full
+    changed request URI is passed to the server")."""
+    if rewritten == 2 or (rewritten and proxy_uri is None):
+        proxy_uri, prefix = "", ""
     if proxy_uri is None:
         return raw_uri
     rest = path[len(prefix):] if path.startswith(prefix) else path
