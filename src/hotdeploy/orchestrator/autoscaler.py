@@ -1,0 +1,111 @@
+"""The autoscaling loop of the control process, next to the supervisor: it samples the
+balancer's in-flight counts of every service with `autoscale`, asks the policy
+(orchestrator.autoscale) and runs the step it decides with `rollout.scale`, the health-gated
+code `hotdeploy scale` runs: new instances join only once healthy, removed ones are drained.
+
+A service whose lock is held (a deploy, rollback, restart or scale runs) is not sampled,
+and its policy starts afresh afterwards, so a decision never acts on a count that is
+changing under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hotdeploy import defaults as d
+from hotdeploy.errors import ControlError, DeployError
+from hotdeploy.orchestrator import instances as ops
+from hotdeploy.orchestrator import rollout
+from hotdeploy.orchestrator.autoscale import Autoscale, AutoscalePolicy, Decision
+from hotdeploy.project.model import AutoscaleSection
+
+
+def policy_of(section: AutoscaleSection) -> AutoscalePolicy:
+    return AutoscalePolicy(min=section.min, max=section.max, target=section.inflight,
+                           window=section.window, cooldown=section.cooldown)
+
+
+class Autoscaler:
+    def __init__(self, sections: dict[str, AutoscaleSection],
+                 context: Callable[[str], ops.ServiceContext], locks: dict[str, asyncio.Lock],
+                 active_passive: bool, log: Callable[[str], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._context = context
+        self._locks = locks
+        self._active_passive = active_passive
+        self._log = log
+        self._clock = clock
+        self.scalers = {name: Autoscale(policy_of(section), clock())
+                        for name, section in sections.items()}
+        self._unmeasured: set[str] = set()  # told once: the engine counts no in-flight requests
+
+    async def run(self) -> None:
+        while True:
+            await self.tick()
+            await asyncio.sleep(d.AUTOSCALE_SAMPLE_INTERVAL)
+
+    async def tick(self) -> None:
+        """One sample of every service, side by side: a step of one (which waits for health
+        checks) does not hold up the others."""
+        await asyncio.gather(*(self._tick(name, scaler) for name, scaler in self.scalers.items()))
+
+    async def _tick(self, name: str, scaler: Autoscale) -> None:
+        lock = self._locks[name]
+        if lock.locked():
+            scaler.pause(self._clock())
+            return
+        async with lock:
+            try:
+                await self._sample(name, scaler)
+            except (ControlError, OSError) as exc:  # the balancer is down or restarting
+                self._log(f"autoscale: {name}: {exc}")
+
+    async def _sample(self, name: str, scaler: Autoscale) -> None:
+        ctx = self._context(name)
+        if not ctx.dataplane.capabilities.drain_counts:
+            if name not in self._unmeasured:
+                self._unmeasured.add(name)
+                self._log(f"autoscale: {name}: the {ctx.dataplane.engine} engine "
+                          f"({ctx.dataplane.describe().get('mode')}) counts no in-flight "
+                          f"requests; {name} keeps {ctx.service.desired} instances")
+            return
+        decision = scaler.observe(self._clock(), await inflight(ctx), ctx.service.desired)
+        if decision is not None:
+            await self._apply(ctx, decision)
+            scaler.pause(self._clock())  # the step took time: measure the new count afresh
+
+    async def _apply(self, ctx: ops.ServiceContext, decision: Decision) -> None:
+        svc = ctx.service
+        line = (f"service={svc.name} autoscale={decision.current}->{decision.to} "
+                f"reason=\"{decision.reason}\"")
+        ctx.emit(line)
+        record: dict[str, Any] = {"from": decision.current, "to": decision.to,
+                                  "direction": decision.direction, "reason": decision.reason,
+                                  "at": time.time(), "status": "running"}
+        svc.last_autoscale = record
+        ctx.persist()
+        try:
+            await rollout.scale(ctx, decision.to, self._active_passive)
+            record["status"] = "done"
+        except (DeployError, ControlError) as exc:
+            record.update(status="failed", message=str(exc))
+            ctx.emit(f"service={svc.name} autoscale={decision.current}->{decision.to} "
+                     f"failed: {exc}")
+        record["finished"] = time.time()
+        svc.last_autoscale = dict(record)
+        ctx.persist()
+
+
+async def inflight(ctx: ops.ServiceContext) -> list[int]:
+    """Requests in flight on each serving primary (a backup takes traffic only when every
+    primary is down, so it would dilute the average it cannot relieve)."""
+    views = {v.id: v for v in await ctx.dataplane.servers(ctx.upstream.name)}
+    counts = []
+    for info in ctx.service.serving():
+        view = views.get(info.server_id) if info.server_id is not None else None
+        if not info.backup and view is not None and view.state == "up":
+            counts.append(view.active)
+    return counts
