@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from hd_e2e_harness import Load, cli, free_port, service
+from hd_e2e_harness import Load, cli, free_port, service, status
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -83,6 +84,14 @@ def project(tmp_path):
     cli(file, "down", timeout=60)
 
 
+def scrape(file: Path) -> str:
+    """The control process's balancer's Prometheus endpoint, beside its API."""
+    api = status(file)["dataplane"]["api"]
+    answer = httpx.get(f"{api}/metrics", timeout=5, trust_env=False)
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
 def wait_serving(file: Path, count: int, seen: list[int], within: float) -> float:
     """Seconds until `count` instances serve (and nothing else of the service runs), noting
     every count seen on the way."""
@@ -105,6 +114,7 @@ def test_scales_up_under_load_without_failures_and_back_to_min_after_the_cooldow
         up_took = wait_serving(file, 3, seen, 40)
         time.sleep(1.5)  # at max, still loaded: nothing more starts
         assert len(service(file, "slow")["instances"]) == 3
+        scraped = scrape(file)
     assert load.failures == [], load.failures[:5]
     assert load.total > 50
     svc = service(file, "slow")
@@ -128,6 +138,11 @@ def test_scales_up_under_load_without_failures_and_back_to_min_after_the_cooldow
     log = (file.parent / ".hotdeploy" / "logs" / "control.log").read_text()
     assert "service=slow autoscale=1->2 reason=" in log
     assert "service=slow autoscale=2->1 reason=" in log
+    # What the autoscaler reads is what Prometheus scrapes from the balancer's /metrics.
+    active = [line for line in scraped.splitlines()
+              if line.startswith("hotdeploy_upstream_server_active{")
+              and 'upstream="svc_slow"' in line]
+    assert len(active) == 3 and sum(float(line.split()[-1]) for line in active) > 0, scraped[:2000]
     print(f"\nscale up 1->3 under {CLIENTS} clients took {up_took:.1f}s, down 3->1 after the "
           f"load dropped {down_took:.1f}s; {load.total + light.total} requests, "
           f"{len(load.failures) + len(light.failures)} failed")
