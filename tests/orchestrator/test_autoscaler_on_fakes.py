@@ -12,6 +12,8 @@ from hotdeploy.dataplane.base import Capabilities
 from hotdeploy.orchestrator.commands import status as status_cmd
 from hotdeploy.orchestrator.commands.base import Args
 from hotdeploy.orchestrator.controller import Controller
+from hotdeploy.orchestrator.model import InstanceState
+from hotdeploy.orchestrator.supervisor import Supervisor
 from hotdeploy.testing.fakes import FakeClock, FakeDataPlane, FakeRuntime
 
 UPSTREAM = "svc_orders"
@@ -154,3 +156,21 @@ async def test_instances_below_min_are_topped_up_to_min(tmp_path):
     await world.run_for(1, 0)
     assert world.serving == 2
     assert world.ctl.state.services["orders"].last_autoscale["reason"] == "below min 2"
+
+
+async def test_no_step_while_the_supervisor_restarts_a_crashed_instance(tmp_path):
+    world = World(tmp_path, instances=2)
+    await world.ctl.boot()
+    supervisor = Supervisor(lambda: {"orders": world.ctl.context("orders")}, world.ctl.locks,
+                            world.ctl.supervisor()._policy, world.events.append,
+                            clock=world.clock)
+    crashed = world.ctl.state.services["orders"].instances[0]
+    world.runtime.kill(crashed.instance_id)
+    await supervisor.sweep()  # noticed: out of the balancer, a restart scheduled after back-off
+    assert crashed.state == InstanceState.CRASHED
+    await world.run_for(5, 9)  # the survivor is loaded far above the target meanwhile
+    assert world.ctl.state.services["orders"].last_autoscale == {}
+    await supervisor.sweep()  # back-off over: restarted under the same id
+    assert world.serving == 2
+    await world.run_for(2.5, 9)
+    assert world.ctl.state.services["orders"].last_autoscale["to"] == 3

@@ -3,9 +3,9 @@ balancer's in-flight counts of every service with `autoscale`, asks the policy
 (orchestrator.autoscale) and runs the step it decides with `rollout.scale`, the health-gated
 code `hotdeploy scale` runs: new instances join only once healthy, removed ones are drained.
 
-A service whose lock is held (a deploy, rollback, restart or scale runs) is not sampled,
-and its policy starts afresh afterwards, so a decision never acts on a count that is
-changing under it.
+A service whose lock is held (a deploy, rollback, restart or scale runs), or one of whose
+instances crashed and is being restarted by the supervisor, is not sampled, and its policy
+starts afresh afterwards, so a decision never acts on a count that is changing under it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from hotdeploy.errors import ControlError, DeployError
 from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator import rollout
 from hotdeploy.orchestrator.autoscale import Autoscale, AutoscalePolicy, Decision
+from hotdeploy.orchestrator.model import InstanceState
 from hotdeploy.project.model import AutoscaleSection
 
 
@@ -71,6 +72,11 @@ class Autoscaler:
                 self._log(f"autoscale: {name}: the {ctx.dataplane.engine} engine "
                           f"({ctx.dataplane.describe().get('mode')}) counts no in-flight "
                           f"requests; {name} keeps {ctx.service.desired} instances")
+            return
+        if any(i.state == InstanceState.CRASHED for i in ctx.service.instances):
+            # The supervisor is restarting one: the survivors' load is briefly higher than
+            # the service's, and a step would stop the instance being restarted (scale prunes).
+            scaler.pause(self._clock())
             return
         decision = scaler.observe(self._clock(), await inflight(ctx), ctx.service.desired)
         if decision is not None:
