@@ -5,12 +5,15 @@ keeps the count when a step fails."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
 from hotdeploy.dataplane.base import Capabilities
+from hotdeploy.orchestrator.commands import deploy as deploy_cmd
 from hotdeploy.orchestrator.commands import status as status_cmd
 from hotdeploy.orchestrator.commands.base import Args
+from hotdeploy.orchestrator.commands.deploy import DeployArgs
 from hotdeploy.orchestrator.controller import Controller
 from hotdeploy.orchestrator.model import InstanceState
 from hotdeploy.orchestrator.supervisor import Supervisor
@@ -109,20 +112,30 @@ async def test_a_new_instance_joins_only_once_healthy_and_a_failed_step_keeps_th
     assert len(world.dataplane.listed(UPSTREAM)) == 1  # the unhealthy one never joined
 
 
-async def test_a_held_lock_pauses_the_service(tmp_path):
+async def test_a_deploy_in_between_starts_the_measurement_afresh(tmp_path):
+    world = World(tmp_path)
+    await world.ctl.boot()
+    await world.run_for(1.5, 9)  # three quarters of a window, far above the target
+    await deploy_cmd.run(world.ctl, DeployArgs(service="orders", version="2"),
+                         world.events.append)
+    assert world.serving == 1
+    await world.run_for(1.5, 9)  # would be a full window counting the samples before it
+    assert world.serving == 1 and world.ctl.state.services["orders"].last_autoscale == {}
+    await world.run_for(1, 9)
+    assert world.serving == 2
+
+
+async def test_a_deploy_waits_for_a_step_and_the_step_for_a_deploy(tmp_path):
     world = World(tmp_path)
     await world.ctl.boot()
     lock = world.ctl.locks["orders"]
     await lock.acquire()  # a deploy of orders runs
-    try:
-        await world.run_for(10, 9)
-    finally:
-        lock.release()
-    assert world.serving == 1
-    await world.run_for(1.5, 9)  # a fresh window starts after the deploy: not full yet
-    assert world.serving == 1
-    await world.run_for(1, 9)
-    assert world.serving == 2
+    tick = asyncio.ensure_future(world.ctl.autoscaler().tick())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not tick.done()  # no sample, no decision while the deploy holds the service
+    lock.release()
+    await tick
 
 
 async def test_an_engine_without_in_flight_counts_keeps_the_count_and_says_so(tmp_path):

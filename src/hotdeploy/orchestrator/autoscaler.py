@@ -3,9 +3,13 @@ balancer's in-flight counts of every service with `autoscale`, asks the policy
 (orchestrator.autoscale) and runs the step it decides with `rollout.scale`, the health-gated
 code `hotdeploy scale` runs: new instances join only once healthy, removed ones are drained.
 
-A service whose lock is held (a deploy, rollback, restart or scale runs), or one of whose
-instances crashed and is being restarted by the supervisor, is not sampled, and its policy
-starts afresh afterwards, so a decision never acts on a count that is changing under it.
+Each sample is taken under the service's lock, so no decision is made while a deploy,
+rollback, restart or scale of the service runs; when the sample finds the service changed
+since the last one (other instances, another release, another count), or an instance crashed
+and is being restarted by the supervisor, the measurement starts afresh, so a decision never
+acts on load measured on a count that changed under it. (The supervisor takes the same lock
+for a moment every sweep, so a held lock alone says nothing: over SSH its sweep takes long
+enough that pausing on it would keep the window from ever filling.)
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from hotdeploy.errors import ControlError, DeployError
 from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator import rollout
 from hotdeploy.orchestrator.autoscale import Autoscale, AutoscalePolicy, Decision
-from hotdeploy.orchestrator.model import InstanceState
+from hotdeploy.orchestrator.model import InstanceState, ServiceState
 from hotdeploy.project.model import AutoscaleSection
 
 
@@ -42,6 +46,7 @@ class Autoscaler:
         self.scalers = {name: Autoscale(policy_of(section), clock())
                         for name, section in sections.items()}
         self._unmeasured: set[str] = set()  # told once: the engine counts no in-flight requests
+        self._shapes: dict[str, Shape] = {}  # what each service looked like at its last sample
 
     async def run(self) -> None:
         while True:
@@ -54,11 +59,7 @@ class Autoscaler:
         await asyncio.gather(*(self._tick(name, scaler) for name, scaler in self.scalers.items()))
 
     async def _tick(self, name: str, scaler: Autoscale) -> None:
-        lock = self._locks[name]
-        if lock.locked():
-            scaler.pause(self._clock())
-            return
-        async with lock:
+        async with self._locks[name]:  # waits for a deploy or scale to finish
             try:
                 await self._sample(name, scaler)
             except (ControlError, OSError) as exc:  # the balancer is down or restarting
@@ -66,6 +67,10 @@ class Autoscaler:
 
     async def _sample(self, name: str, scaler: Autoscale) -> None:
         ctx = self._context(name)
+        seen = shape_of(ctx.service)
+        if self._shapes.get(name) != seen:
+            self._shapes[name] = seen
+            scaler.pause(self._clock())
         if not ctx.dataplane.capabilities.drain_counts:
             if name not in self._unmeasured:
                 self._unmeasured.add(name)
@@ -82,6 +87,7 @@ class Autoscaler:
         if decision is not None:
             await self._apply(ctx, decision)
             scaler.pause(self._clock())  # the step took time: measure the new count afresh
+            self._shapes[name] = shape_of(ctx.service)
 
     async def _apply(self, ctx: ops.ServiceContext, decision: Decision) -> None:
         svc = ctx.service
@@ -103,6 +109,16 @@ class Autoscaler:
         record["finished"] = time.time()
         svc.last_autoscale = dict(record)
         ctx.persist()
+
+
+Shape = tuple[int, str, tuple[tuple[str, str], ...]]
+
+
+def shape_of(svc: ServiceState) -> Shape:
+    """What changes when anyone but a supervisor sweep that found nothing touches a service:
+    its count, its release, its instances and their states."""
+    return (svc.desired, svc.release.digest,
+            tuple((i.instance_id, str(i.state)) for i in svc.instances))
 
 
 async def inflight(ctx: ops.ServiceContext) -> list[int]:
