@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 from autoscale_scenario import CLIENTS, scale_up_then_down, slow_project
-from hd_e2e_harness import cli
+from hd_e2e_harness import cli, status
+
+from hotdeploy.dataplane.nginx.detect import find_binary, inspect
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -40,3 +42,26 @@ def test_scales_up_under_load_without_failures_and_back_to_min_after_the_cooldow
     print(f"\nlocal: scale up 1->3 under {CLIENTS} clients took {scaled.up_took:.1f}s, down "
           f"3->1 after the load dropped {scaled.down_took:.1f}s; {scaled.requests} requests, "
           f"0 failed")
+
+
+def _nginx_has_lua() -> bool:
+    try:
+        return inspect(find_binary(None)).has_lua
+    except Exception:  # no nginx at all
+        return False
+
+
+@pytest.mark.skipif(not _nginx_has_lua(), reason="needs nginx with libnginx-mod-http-lua "
+                    "(installed by .ci/run)")
+def test_the_nginx_engine_in_live_mode_counts_in_flight_requests_and_scales_too(tmp_path):
+    file, base = slow_project(tmp_path, balancer='engine = "nginx"\nnginx_mode = "live"')
+    try:
+        up = cli(file, "up", "--detach")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert status(file)["dataplane"]["engine"] == "nginx"
+        scaled = scale_up_then_down(file, base, metrics=False)  # nginx serves no /metrics
+    finally:
+        cli(file, "down", timeout=60)
+    print(f"\nnginx live: scale up 1->3 under {CLIENTS} clients took {scaled.up_took:.1f}s, "
+          f"down 3->1 after the load dropped {scaled.down_took:.1f}s; {scaled.requests} "
+          f"requests, 0 failed")
