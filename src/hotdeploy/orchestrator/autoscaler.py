@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.errors import ControlError, DeployError
+from hotdeploy.errors import HotdeployError
 from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator import rollout
 from hotdeploy.orchestrator.autoscale import Autoscale, AutoscalePolicy, Decision
@@ -49,20 +49,27 @@ class Autoscaler:
         self._shapes: dict[str, Shape] = {}  # what each service looked like at its last sample
 
     async def run(self) -> None:
+        """A loop per service: one that waits for its deploy, or takes a step (which waits
+        for health checks), does not hold up the others."""
+        await asyncio.gather(*(self._run(name, scaler) for name, scaler in self.scalers.items()))
+
+    async def _run(self, name: str, scaler: Autoscale) -> None:
         while True:
-            await self.tick()
+            try:
+                await self._tick(name, scaler)
+            except Exception as exc:  # a bug must not end autoscaling for good: say so
+                self._log(f"autoscale: {name}: internal error: {exc!r}")
             await asyncio.sleep(d.AUTOSCALE_SAMPLE_INTERVAL)
 
     async def tick(self) -> None:
-        """One sample of every service, side by side: a step of one (which waits for health
-        checks) does not hold up the others."""
+        """One sample of every service, side by side."""
         await asyncio.gather(*(self._tick(name, scaler) for name, scaler in self.scalers.items()))
 
     async def _tick(self, name: str, scaler: Autoscale) -> None:
         async with self._locks[name]:  # waits for a deploy or scale to finish
             try:
                 await self._sample(name, scaler)
-            except (ControlError, OSError) as exc:  # the balancer is down or restarting
+            except (HotdeployError, OSError) as exc:  # the balancer is down or restarting
                 self._log(f"autoscale: {name}: {exc}")
 
     async def _sample(self, name: str, scaler: Autoscale) -> None:
@@ -102,7 +109,7 @@ class Autoscaler:
         try:
             await rollout.scale(ctx, decision.to, self._active_passive)
             record["status"] = "done"
-        except (DeployError, ControlError) as exc:
+        except (HotdeployError, OSError) as exc:  # unhealthy, or a host out of reach
             record.update(status="failed", message=str(exc))
             ctx.emit(f"service={svc.name} autoscale={decision.current}->{decision.to} "
                      f"failed: {exc}")
