@@ -24,6 +24,7 @@ PURE = [
     "hotdeploy.orchestrator.planner", "hotdeploy.orchestrator.steps",
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",
+    "hotdeploy.orchestrator.autoscale",
     "hotdeploy.dataplane.builtin.config",
     "hotdeploy.export.common", "hotdeploy.export.yamltext", "hotdeploy.export.kubernetes",
     "hotdeploy.export.sources", "hotdeploy.export.systemd",

@@ -138,6 +138,20 @@ RELEASE_DIGEST_CHARS = 12  # a release without --version is named by this much o
 WATCH_DEBOUNCE = 0.5  # `up --watch`: quiet time after the last change before a release is built
 CONTROL_POLL_INTERVAL = 0.25  # supervisor: how often instance liveness is checked
 
+# --- autoscaling in the control process (`autoscale = {...}`, orchestrator.autoscale) ----------
+# Requests in flight per instance to aim at. Knative's default is 100 for any container; a
+# Python integration service saturates far earlier, so hotdeploy aims lower.
+AUTOSCALE_INFLIGHT = 10
+AUTOSCALE_CPU = 80  # Kubernetes only: percent of the CPU request (the HPA's target)
+AUTOSCALE_WINDOW = 30.0  # seconds of samples averaged before a step up
+# The load must stay low this long before a step down: Kubernetes' default scale-down
+# stabilization window, so both platforms shed instances at the same pace.
+AUTOSCALE_COOLDOWN = 300.0
+# "Low" is below this share of the target: one instance fewer then stays at or under the
+# target for any count >= 2 (n * t/2 spread over n - 1 is at most t), so it cannot flap.
+AUTOSCALE_LOW_FRACTION = 0.5
+AUTOSCALE_SAMPLE_INTERVAL = 0.5  # seconds between two reads of the balancer's in-flight counts
+
 # --- the docker runtime -------------------------------------------------------------------
 DOCKER_BASE_IMAGE = "python:3.11-slim"  # [runtime] base_image: needs python3 >= 3.11
 DOCKER_SOCKET = "unix:///var/run/docker.sock"  # when neither docker_host nor $DOCKER_HOST

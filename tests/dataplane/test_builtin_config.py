@@ -68,3 +68,11 @@ def test_a_catch_all_route_replaces_the_404_location_instead_of_duplicating_it()
     assert "return 404;" not in text
     beside = conf({"web": {"app": "w:app", "route": "/"}, "api": {"app": "a:app"}})
     assert beside.count("location / {") == 1 and "location /api {" in beside
+
+
+def test_metrics_beside_the_api_only_when_asked():
+    assert "metrics;" not in conf()
+    topology = topology_of(project())
+    text = render(topology, LbPaths("/srv/.hotdeploy"), 9100, metrics=True)
+    admin = text[text.index("listen 127.0.0.1:9100;"):]
+    assert "location = /metrics {\n            metrics;\n            allow 127.0.0.1;" in admin

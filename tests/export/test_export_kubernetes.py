@@ -236,6 +236,8 @@ def test_autoscaler_bounds_and_target(files):
                                       "name": "shop-orders"}
     assert spec["metrics"][0]["resource"]["target"] == {"type": "Utilization",
                                                         "averageUtilization": 70}
+    # The control process's cooldown (default 300s) before a step down, carried over.
+    assert spec["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
     # The autoscaler owns the replica count: no `replicas` to reset it at every apply.
     assert "replicas" not in by_name(files, "Deployment")["shop-orders"]["spec"]
 

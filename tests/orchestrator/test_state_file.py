@@ -27,7 +27,8 @@ def release(version: str, **settings) -> Release:
 def test_state_round_trips_through_the_file(tmp_path):
     paths = ProjectPaths.for_file(tmp_path / "hotdeploy.toml")
     svc = ServiceState(name="orders", release=release("2.0.0", app="o:app", env={"A": "1"}),
-                       previous=release("1.0.0", app="o:app"), desired=3, next_index=7)
+                       previous=release("1.0.0", app="o:app"), desired=3, next_index=7,
+                       last_autoscale={"from": 2, "to": 3, "reason": "load", "status": "done"})
     handle = Handle("local", "123", Endpoint("127.0.0.1", 4567), {"pid": "123"})
     svc.instances.append(Instance("orders", "orders-6", "2.0.0", "ab" * 32, handle,
                                   server_id=4, state=InstanceState.SERVING, crashes=[1.5]))

@@ -125,6 +125,8 @@ def test_resources_autoscale_and_metrics_keys():
     assert (resources.memory, resources.cpus, orders.metrics) == ("512Mi", 0.5, "/metrics")
     assert orders.autoscale is not None and (orders.autoscale.min, orders.autoscale.max,
                                              orders.autoscale.cpu) == (2, 10, 70)
+    assert (orders.autoscale.inflight, orders.autoscale.window,
+            orders.autoscale.cooldown) == (10, 30.0, 300.0)  # the documented defaults
     plain = parse_project(minimal()).services["orders"]
     assert (plain.autoscale, plain.metrics) == (None,) * 2
     assert parse_project(minimal()).runtime_of("orders").memory is None
@@ -142,3 +144,22 @@ def test_resources_and_autoscale_are_checked():
     assert "services.orders.autoscale" in message and "must not exceed max" in message
     assert "services.orders.autoscale.max: is required" in error_of(
         minimal(services={"orders": {"app": "a:b", "autoscale": {"min": 2}}}))
+
+
+def test_control_process_autoscale_keys():
+    project = parse_project(minimal(services={"orders": {"app": "a:b", "autoscale": {
+        "min": 1, "max": 3, "inflight": 4, "window": "500ms", "cooldown": "1m"}}}))
+    scale = project.services["orders"].autoscale
+    assert scale is not None and (scale.inflight, scale.window, scale.cooldown) == (4, 0.5, 60.0)
+    assert "services.orders.autoscale.inflight" in error_of(minimal(services={"orders": {
+        "app": "a:b", "autoscale": {"min": 1, "max": 3, "inflight": 0}}}))
+    assert "services.orders.autoscale.window" in error_of(minimal(services={"orders": {
+        "app": "a:b", "autoscale": {"min": 1, "max": 3, "window": "0s"}}}))
+    assert "services.orders.autoscale.cooldown" in error_of(minimal(services={"orders": {
+        "app": "a:b", "autoscale": {"min": 1, "max": 3, "cooldown": "2h"}}}))
+
+
+def test_active_passive_autoscale_keeps_a_backup():
+    message = error_of(minimal(balancer={"strategy": "active-passive"}, services={"orders": {
+        "app": "a:b", "instances": 2, "autoscale": {"min": 1, "max": 3}}}))
+    assert "services.orders.autoscale.min" in message and "min >= 2" in message

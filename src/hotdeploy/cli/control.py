@@ -17,7 +17,7 @@ from rich.live import Live
 
 from hotdeploy import defaults as d
 from hotdeploy.cli.fail import fail
-from hotdeploy.cli.render import releases_table, status_table
+from hotdeploy.cli.render import autoscale_lines, releases_table, status_table
 from hotdeploy.dataplane import dataplane_for
 from hotdeploy.errors import ControlError, HotdeployError
 from hotdeploy.orchestrator import client, teardown
@@ -126,6 +126,8 @@ def status(file: str = FileOpt, as_json: bool = typer.Option(False, "--json")) -
                   f"({plane['mode']}, pid {plane.get('pid')}), strategy {result['strategy']}, "
                   f"runtime {result['runtime']}")
     console.print(status_table(result))
+    for line in autoscale_lines(result):
+        console.print(line, highlight=False)
 
 
 def _verb(file: str, cmd: str, args: ServiceArgs, title: str) -> None:

@@ -47,6 +47,26 @@ def status_table(status: dict[str, Any]) -> Table:
     return table
 
 
+def autoscale_lines(status: dict[str, Any]) -> list[str]:
+    """One line per autoscaled service: its range, the load measured, the last step."""
+    lines = []
+    for svc in status["services"]:
+        scale = svc.get("autoscale")
+        if not scale:
+            continue
+        load = "measuring" if scale["load"] is None else f"{scale['load']:.1f}"
+        line = (f"{svc['name']}: autoscale {scale['min']}..{scale['max']} at "
+                f"{scale['inflight']} in flight per instance (now {load}), "
+                f"runs {svc['desired']}")
+        last = scale["last"]
+        if last:
+            when = time.strftime("%H:%M:%S", time.localtime(last["at"]))
+            line += (f"; last step {last['from']} -> {last['to']} at {when} "
+                     f"({last['status']}): {last['reason']}")
+        lines.append(line)
+    return lines
+
+
 def releases_table(result: ReleasesResult) -> Table:
     table = Table(title=f"releases of {result.service} (newest first)", expand=False)
     for column in ("version", "digest", "built", "size", "files", "", "running"):

@@ -299,7 +299,11 @@ def _autoscaler(project: Project, name: str, spec: ServiceSection | UnitSection,
                      "minReplicas": scale.min, "maxReplicas": scale.max,
                      "metrics": [{"type": "Resource", "resource": {
                          "name": "cpu",
-                         "target": {"type": "Utilization", "averageUtilization": scale.cpu}}}]}}
+                         "target": {"type": "Utilization", "averageUtilization": scale.cpu}}}],
+                     # The cooldown the control process keeps before a step down (the HPA's
+                     # own default is the same 300s).
+                     "behavior": {"scaleDown": {
+                         "stabilizationWindowSeconds": round(scale.cooldown)}}}}
 
 
 # --- ingress-nginx ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from hotdeploy.dataplane.base import DataPlane
 from hotdeploy.errors import HotdeployError
 from hotdeploy.orchestrator import instances as ops
 from hotdeploy.orchestrator import rollout, teardown
+from hotdeploy.orchestrator.autoscaler import Autoscaler
 from hotdeploy.orchestrator.backoff import RestartPolicy
 from hotdeploy.orchestrator.model import ControlState, InstanceState, ServiceState
 from hotdeploy.orchestrator.releases import (
@@ -70,6 +71,7 @@ class Controller:
         self.boot_log: list[str] = []
         self._log = log or _print
         self.probe, self.clock, self.sleep = probe, clock, sleep
+        self._autoscaler: Autoscaler | None = None
 
     # --- plumbing -----------------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -125,6 +127,15 @@ class Controller:
         policy = RestartPolicy(cfg.backoff, cfg.max_backoff, cfg.max_restarts, cfg.window)
         return Supervisor(lambda: {n: self.context(n) for n in self.state.services},
                           self.locks, policy, self.log)
+
+    def autoscaler(self) -> Autoscaler:
+        """The one autoscaler of this control process (`status` reads its measurements)."""
+        if self._autoscaler is None:
+            sections = {n: dep.autoscale for n, dep in self.project.deployables().items()
+                        if dep.autoscale is not None}
+            self._autoscaler = Autoscaler(sections, self.context, self.locks,
+                                          self.active_passive, self.log, self.clock)
+        return self._autoscaler
 
     # --- releases -------------------------------------------------------------------------------
     def source_filter(self, name: str) -> SourceFilter:

@@ -93,6 +93,7 @@ class ServiceState:
     next_index: int = 1
     desired: int = 1  # instance count (hotdeploy.toml, then `scale`)
     last_deploy: dict[str, Any] = field(default_factory=dict)
+    last_autoscale: dict[str, Any] = field(default_factory=dict)  # the autoscaler's last step
 
     def new_instance_id(self) -> str:
         instance_id = f"{self.name}-{self.next_index}"
@@ -122,6 +123,7 @@ class ServiceState:
             "standby_release": rel(self.standby_release),
             "standby_until": self.standby_until, "next_index": self.next_index,
             "desired": self.desired, "last_deploy": self.last_deploy,
+            "last_autoscale": self.last_autoscale,
         }
 
     @classmethod
@@ -137,7 +139,8 @@ class ServiceState:
                    standby_until=data.get("standby_until"),
                    next_index=int(data.get("next_index", 1)),
                    desired=int(data.get("desired", 1)),
-                   last_deploy=data.get("last_deploy") or {})
+                   last_deploy=data.get("last_deploy") or {},
+                   last_autoscale=data.get("last_autoscale") or {})
 
 
 @dataclass(slots=True)

@@ -154,8 +154,15 @@ async def scale(ctx: ops.ServiceContext, count: int, active_passive: bool) -> No
     await prune(ctx)
     serving = svc.serving()
     if count > len(serving):
-        svc.desired = count
-        await top_up(ctx, active_passive)
+        before, svc.desired = svc.desired, count
+        try:
+            await top_up(ctx, active_passive)
+        except DeployError:
+            # The new instances were taken out again: keep asking for what serves, or the
+            # next boot's converge would retry a step that just failed.
+            svc.desired = before
+            ctx.persist()
+            raise
     else:
         primaries = [i for i in serving if not i.backup]
         await run_all(ops.retire(ctx, i) for i in primaries[count - len(serving):][::-1])

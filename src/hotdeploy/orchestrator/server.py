@@ -47,6 +47,8 @@ class ControlServer:
         if not self.ctl.ready:
             return
         self._tasks.append(asyncio.create_task(self.ctl.watch_dataplane()))
+        if self.ctl.autoscaler().scalers:
+            self._tasks.append(asyncio.create_task(self.ctl.autoscaler().run()))
         await self.ctl.supervisor().run()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -99,12 +99,19 @@ Memory = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti)?$")]
 
 
 class AutoscaleSection(_Strict):
-    """Instances between `min` and `max`, aiming at `cpu` percent of the CPU request. Only
-    platforms that scale on their own honour it (Kubernetes' HorizontalPodAutoscaler)."""
+    """Instances between `min` and `max`. The control process (local, docker and ssh
+    runtimes) aims at `inflight` requests in flight per instance, as the balancer counts them
+    (orchestrator.autoscale); Kubernetes' HorizontalPodAutoscaler aims at `cpu` percent of the
+    CPU request instead."""
 
     min: Annotated[int, Field(ge=1, le=1000)]
     max: Annotated[int, Field(ge=1, le=1000)]
-    cpu: Annotated[int, Field(ge=1, le=1000)] = 80
+    cpu: Annotated[int, Field(ge=1, le=1000)] = d.AUTOSCALE_CPU
+    inflight: Annotated[int, Field(ge=1, le=100000)] = d.AUTOSCALE_INFLIGHT
+    window: Annotated[Duration, Field(gt=0)] = d.AUTOSCALE_WINDOW
+    # At most an hour: the longest stabilization window Kubernetes accepts (the export
+    # carries it over).
+    cooldown: Annotated[Duration, Field(ge=0, le=3600)] = d.AUTOSCALE_COOLDOWN
 
     @model_validator(mode="after")
     def _ordered(self) -> AutoscaleSection:
@@ -322,6 +329,10 @@ class Project(_Strict):
                     raise ValueError(
                         f"{self.key_of(name)}.instances: balancer strategy active-passive needs "
                         f"instances >= 2 (a primary and a backup)")
+                if dep.autoscale is not None and dep.autoscale.min < 2:
+                    raise ValueError(
+                        f"{self.key_of(name)}.autoscale.min: balancer strategy active-passive "
+                        f"needs min >= 2 (a primary and a backup)")
         return self
 
     def key_of(self, name: str) -> str:

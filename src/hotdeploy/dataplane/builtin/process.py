@@ -41,7 +41,9 @@ def write_config(topology: Topology, files: LbFiles, admin_port: int, source: st
         state = Path(files.upstream_state(spec.name))
         if not state.exists():
             state.touch()  # an empty state file: no servers yet
-    return write_if_changed(files.conf, render(topology, files, admin_port, source))
+    # /metrics beside the API: the control process's balancer can be scraped by Prometheus.
+    return write_if_changed(files.conf, render(topology, files, admin_port, source,
+                                               metrics=True))
 
 
 def lb_command(files: LbFiles) -> list[str]:

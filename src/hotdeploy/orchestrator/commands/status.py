@@ -37,6 +37,16 @@ class InstanceStatus(Result):
     server: ServerStatus | None
 
 
+class AutoscaleStatus(Result):
+    min: int
+    max: int
+    inflight: int  # the target per instance
+    window: float
+    cooldown: float
+    load: float | None  # in flight per instance over the last full window; None: measuring
+    last: dict[str, Any]  # the last step: from, to, reason, status, at
+
+
 class ServiceStatus(Result):
     name: str
     kind: str
@@ -49,6 +59,7 @@ class ServiceStatus(Result):
     strategy: str
     identical: bool  # every instance runs the current release's digest
     last_deploy: dict[str, Any]
+    autoscale: AutoscaleStatus | None = None
     instances: list[InstanceStatus]
     standby: list[InstanceStatus]
 
@@ -89,7 +100,7 @@ async def run(ctl: Controller, args: Args, emit: Emit) -> StatusResult:
             previous=svc.previous.version if svc.previous else None, desired=svc.desired,
             strategy=ctl.project.strategy_for(name),
             identical=all(i.digest == svc.release.digest for i in svc.instances),
-            last_deploy=svc.last_deploy, instances=instances,
+            last_deploy=svc.last_deploy, autoscale=_autoscale(ctl, name), instances=instances,
             standby=[await _instance(ctl, i, views) for i in svc.standby]))
     host, port = ctl.topology.listen
     return StatusResult(
@@ -98,6 +109,17 @@ async def run(ctl: Controller, args: Args, emit: Emit) -> StatusResult:
         boot_log=ctl.boot_log, strategy=ctl.project.balancer.strategy,
         runtime=ctl.runtime.name, dataplane={**ctl.dataplane.describe(), "running": up},
         services=services)
+
+
+def _autoscale(ctl: Controller, name: str) -> AutoscaleStatus | None:
+    section = ctl.project.deployables()[name].autoscale
+    if section is None:
+        return None
+    scaler = ctl.autoscaler().scalers.get(name)
+    return AutoscaleStatus(min=section.min, max=section.max, inflight=section.inflight,
+                           window=section.window, cooldown=section.cooldown,
+                           load=scaler.load if scaler else None,
+                           last=ctl.state.services[name].last_autoscale)
 
 
 async def _instance(ctl: Controller, info: Instance,
