@@ -19,6 +19,12 @@
 local cjson = require "cjson.safe"
 local balancer = require "ngx.balancer"
 local bit = require "bit"
+local ffi = require "ffi"
+local get_request = require("resty.core.base").get_request
+
+-- The current request's address as a number: the same in every phase of the request (the
+-- pointer cdata get_request returns is a new object each time, no use as a table key).
+local function request_key() return tonumber(ffi.cast("uintptr_t", get_request())) end
 
 local dict = ngx.shared.hotdeploy
 local M = {}
@@ -160,6 +166,7 @@ local function build(name, lgen)
             rr[s.id] = w
         end
         s.w = w
+        s.ups = name  -- the log phase finds the upstream from the peer
     end
     local by_id = {}
     for _, s in ipairs(list) do by_id[s.id] = s end
@@ -437,15 +444,25 @@ end
 -- The first attempt of a request has tried nothing: one shared empty set, no table per request.
 local NOTHING_TRIED = setmetatable({}, { __newindex = function() error("read-only") end })
 
+-- Per worker, keyed by the request's address (request_key)
+-- from its first balance to its log phase: the peer of the first attempt, when it began, and
+-- the peers of all attempts once there is a retry. Not ngx.ctx: creating a ctx table and its
+-- registry reference cost about as much as the choice itself.
+local FIRST, BEGAN, ATTEMPTS = {}, {}, {}
+
 function M.balance(name)
     local u = UPS[name]
-    local ctx = ngx.ctx
+    local r = request_key()
     local c = view(name)
     local now = ngx.now()
-    local first = ctx.hd_peer
+    local first = FIRST[r]
+    if first ~= nil and balancer.get_last_failure() == nil then
+        -- Not a retry (nginx reports no previous attempt): an entry left by a request at the
+        -- same address that never reached its log phase (a subrequest has none).
+        first, ATTEMPTS[r] = nil, nil
+    end
     local tried = NOTHING_TRIED
     if first == nil then
-        ctx.hd_ups = name
         -- nginx gives a request as many tries as the upstream has servers (primaries and
         -- backups); proxy_next_upstream_tries/timeout still bound them. The `down`
         -- placeholder gives nginx's count zero, so all of them are added here.
@@ -453,10 +470,10 @@ function M.balance(name)
     else
         -- A retry: the servers this request has tried, by id (the list may have been
         -- re-read since, with new tables for the same servers).
-        local peers = ctx.hd_peers
+        local peers = ATTEMPTS[r]
         if peers == nil then
             peers = { first }
-            ctx.hd_peers = peers
+            ATTEMPTS[r] = peers
         end
         tried = {}
         for i = 1, #peers do tried[peers[i].id] = true end
@@ -488,9 +505,9 @@ function M.balance(name)
     end
     dict:incr(k.act, 1, 0)
     pending[k.req] = (pending[k.req] or 0) + 1
-    ctx.hd_t0 = now
-    if first == nil then ctx.hd_peer = s else
-        local peers = ctx.hd_peers
+    BEGAN[r] = now
+    if first == nil then FIRST[r] = s else
+        local peers = ATTEMPTS[r]
         peers[#peers + 1] = s
     end
     local ok, err = balancer.set_current_peer(s.host, s.port)
@@ -552,21 +569,24 @@ end
 function M.log()
     -- One entry per attempt in $upstream_status (and _header_time, _response_time), in the
     -- order of the peers the balancer picked: the outcome of each, as nginx's free_peer sees it.
-    local ctx = ngx.ctx
-    local first = ctx.hd_peer
+    local r = request_key()
+    local first = FIRST[r]
     if first == nil then return end
-    local name = ctx.hd_ups
+    local t0 = BEGAN[r]
+    local ids = ATTEMPTS[r]
+    FIRST[r], BEGAN[r] = nil, nil
+    if ids ~= nil then ATTEMPTS[r] = nil end
+    local name = first.ups
     local u = UPS[name]
     local var = ngx.var
     local now = ngx.now()
-    local ids = ctx.hd_peers
     if ids == nil then  -- the common case: one attempt
         local status = ngx.status
         if status >= 100 and status < 499 and not REWRITTEN[status] then
             -- One attempt and a status nginx did not make itself (its own are 502/504, an
             -- aborted client's 499) nor rewrite: the upstream's, read without formatting
             -- $upstream_status.
-            account(name, u, first, status, nil, now - (ctx.hd_t0 or now), now)
+            account(name, u, first, status, nil, now - t0, now)
             return
         end
         status = tonumber(var.upstream_status)
@@ -575,7 +595,7 @@ function M.log()
             if header == "-" and aborted() then status = nil end
             -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time
             -- uses
-            account(name, u, first, status, header, now - (ctx.hd_t0 or now), now)
+            account(name, u, first, status, header, now - t0, now)
             return
         end
         ids = { first }
