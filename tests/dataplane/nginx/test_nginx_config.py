@@ -57,9 +57,10 @@ def test_live_upstreams_use_the_lua_balancer_and_a_down_placeholder():
     block = text[text.index("upstream svc_web {"):]
     block = block[:block.index("\n    }\n")]
     assert "server 127.0.0.1:9 down;" in block
-    assert 'balancer_by_lua_block { require("hotdeploy_balancer").balance("svc_web") }' in block
+    assert ('balancer_by_lua_block { package.loaded.hotdeploy_balancer.balance("svc_web") }'
+            in block)
     assert "keepalive 8;" in block
-    assert 'log_by_lua_block { require("hotdeploy_balancer").log() }' in text
+    assert 'log_by_lua_block { package.loaded.hotdeploy_balancer.log() }' in text
 
 
 def test_routes_are_prefix_locations_with_a_404_catch_all_unless_a_route_is_slash():

@@ -6,10 +6,25 @@
 -- every generation of workers across a reload, sees the same servers and counters); each
 -- worker keeps only the smooth-round-robin weights, as nginx does for an upstream without a
 -- `zone`. Failure accounting (fails/accessed/checked) is shared, as with a `zone`.
+--
+-- The request path reads one shared-dict number per request: the upstream's state version
+-- `gen:NAME`. Every write that can change a choice (the server list, fails/accessed/checked,
+-- a health state, a slow-start ramp) is made first and the version bumped after it, so a
+-- worker that sees an unchanged version holds a snapshot that is current; one that sees a
+-- new version re-reads the servers' state (and, only when `lgen:NAME` moved too, the list)
+-- before choosing. In-flight counts stay in the shared dict (one incr per attempt and one
+-- decr in the log phase): drain, max_conns and least_conn need every worker's count at once.
+-- Counters only the admin API reads are summed per worker and flushed every FLUSH seconds.
 
 local cjson = require "cjson.safe"
 local balancer = require "ngx.balancer"
 local bit = require "bit"
+local ffi = require "ffi"
+local get_request = require("resty.core.base").get_request
+
+-- The current request's address as a number: the same in every phase of the request (the
+-- pointer cdata get_request returns is a new object each time, no use as a table key).
+local function request_key() return tonumber(ffi.cast("uintptr_t", get_request())) end
 
 local dict = ngx.shared.hotdeploy
 local M = {}
@@ -29,10 +44,25 @@ local function key(kind, id) return kind .. ":" .. id end
 local K = setmetatable({}, { __index = function(t, id)
     local k = { f = key("f", id), c = key("c", id), a = key("a", id), act = key("act", id),
         req = key("req", id), tot = key("tot", id), rt = key("rt", id), ftot = key("ftot", id),
+        hcs = key("hcs", id), ss = key("ss", id),
         r = { key("r1", id), key("r2", id), key("r3", id), key("r4", id), key("r5", id) } }
     t[id] = k
     return k
 end })
+
+-- An upstream's state version (every change that can alter a choice bumps it) and its list
+-- version (bumped only when the server list itself changes).
+local function memo(kind)
+    return setmetatable({}, { __index = function(t, name)
+        t[name] = key(kind, name)
+        return t[name]
+    end })
+end
+local GEN, LGEN = memo("gen"), memo("lgen")
+
+-- After a write that other workers' choices depend on: they re-read the state at their next
+-- request (the write is already in the shared dict when the version moves).
+local function touch(name) dict:incr(GEN[name], 1, 0) end
 
 local function get(kind, id, default)
     local v = dict:get(key(kind, id))
@@ -91,7 +121,8 @@ end
 
 local function write_list(name, list)
     dict:set(key("list", name), cjson.encode(list))
-    dict:incr(key("gen", name), 1, 0)
+    dict:incr(LGEN[name], 1, 0)
+    touch(name)
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -109,15 +140,19 @@ local function ring_of(list)
     return ring
 end
 
-local GEN = setmetatable({}, { __index = function(t, name)
-    t[name] = key("gen", name)
-    return t[name]
-end })
+local function load_state(u, s)
+    -- A server's shared state as the choice reads it (a snapshot: see the top of the file).
+    local k = K[s.id]
+    s.k = k
+    s.f = dict:get(k.f) or 0
+    s.a = dict:get(k.a) or 0
+    s.c = dict:get(k.c) or 0
+    -- `mandatory`: checking until the first pass
+    s.hs = u and u.health and (dict:get(k.hcs) or "checking") or "up"
+    s.began = (s.slow_start or 0) > 0 and dict:get(k.ss) or nil
+end
 
-local function view(name)
-    local gen = dict:get(GEN[name]) or 0
-    local c = cache[name]
-    if c and c.gen == gen then return c end
+local function build(name, lgen)
     local list = read_list(name)
     local primary, backup, total = {}, {}, 0
     for _, s in ipairs(list) do
@@ -127,15 +162,31 @@ local function view(name)
         end
         local w = rr[s.id]
         if not w or w.weight ~= s.weight then
-            rr[s.id] = { current = 0, effective = s.weight, weight = s.weight }
+            w = { current = 0, effective = s.weight, weight = s.weight }
+            rr[s.id] = w
         end
+        s.w = w
+        s.ups = name  -- the log phase finds the upstream from the peer
     end
     local by_id = {}
     for _, s in ipairs(list) do by_id[s.id] = s end
-    c = { gen = gen, list = list, primary = primary, backup = backup, total = total,
-        by_id = by_id }
+    local c = { lgen = lgen, list = list, primary = primary, backup = backup, total = total,
+        by_id = by_id, n = #list, single = #primary == 1 and #backup == 0 }
     local u = UPS[name]
     if u and u.method == "hash" and u.consistent then c.ring = ring_of(primary) end
+    return c
+end
+
+local function view(name)
+    -- The version first: what is read after it is at least as new as it.
+    local gen = dict:get(GEN[name]) or 0
+    local c = cache[name]
+    if c and c.gen == gen then return c end
+    local lgen = dict:get(LGEN[name]) or 0
+    if not c or c.lgen ~= lgen then c = build(name, lgen) end
+    local u = UPS[name]
+    for _, s in ipairs(c.list) do load_state(u, s) end
+    c.gen = gen
     cache[name] = c
     return c
 end
@@ -143,21 +194,15 @@ end
 -- ---------------------------------------------------------------------------------------
 -- eligibility: ngx_http_upstream_get_peer's rules
 
-local function health_state(u, s)
-    if not u.health then return "up" end
-    return get("hcs", s.id, "checking")  -- `mandatory`: checking until the first pass
-end
-
 local function failed_out(s, now, single)
     -- max_fails=0 disables accounting; a single server is never marked unavailable.
     if single or s.max_fails == 0 then return false end
-    local k = K[s.id]
-    return (dict:get(k.f) or 0) >= s.max_fails and now - (dict:get(k.c) or 0) <= s.fail_timeout
+    return s.f >= s.max_fails and now - s.c <= s.fail_timeout
 end
 
 local function eligible(u, s, tried, now, single)
     if tried[s.id] or s.down or s.drain then return false end
-    if health_state(u, s) ~= "up" then return false end
+    if s.hs ~= "up" then return false end
     if s.max_conns and s.max_conns > 0 and get("act", s.id, 0) >= s.max_conns then
         return false
     end
@@ -173,13 +218,14 @@ end
 local SLOW_START_MIN = 0.05
 
 local function ramp_begin(s)
+    -- The caller bumps the version (touch or write_list) after this.
     if s and (s.slow_start or 0) > 0 then dict:set(key("ss", s.id), ngx.now()) end
 end
 
 local function weight_of(s, now)
     local ss = s.slow_start
     if ss and ss > 0 then
-        local began = dict:get(key("ss", s.id))
+        local began = s.began
         if began and now - began < ss then
             return s.weight * math.max((now - began) / ss, SLOW_START_MIN)
         end
@@ -318,9 +364,10 @@ local function pick(u, c, group, is_backup, tried, now, single)
         -- The common case without an intermediate table: smooth weighted round robin over
         -- the eligible peers (the same rules as swrr).
         local best, bw, total = nil, nil, 0
-        for _, s in ipairs(group) do
+        for i = 1, #group do
+            local s = group[i]
             if eligible(u, s, tried, now, single) then
-                local w = rr[s.id]
+                local w = s.w
                 local eff = w.effective
                 if s.slow_start and s.slow_start > 0 then
                     eff = math.min(eff, weight_of(s, now))
@@ -394,30 +441,53 @@ function M.init_worker()
     end
 end
 
+-- The first attempt of a request has tried nothing: one shared empty set, no table per request.
+local NOTHING_TRIED = setmetatable({}, { __newindex = function() error("read-only") end })
+
+-- Per worker, keyed by the request's address (request_key)
+-- from its first balance to its log phase: the peer of the first attempt, when it began, and
+-- the peers of all attempts once there is a retry. Not ngx.ctx: creating a ctx table and its
+-- registry reference cost about as much as the choice itself.
+local FIRST, BEGAN, ATTEMPTS = {}, {}, {}
+
 function M.balance(name)
     local u = UPS[name]
-    local ctx = ngx.ctx
+    local r = request_key()
     local c = view(name)
     local now = ngx.now()
-    local tried = ctx.hd_tried
-    if not tried then
-        tried = {}
-        ctx.hd_tried, ctx.hd_ups, ctx.hd_ids = tried, name, {}
+    local first = FIRST[r]
+    if first ~= nil and balancer.get_last_failure() == nil then
+        -- Not a retry (nginx reports no previous attempt): an entry left by a request at the
+        -- same address that never reached its log phase (a subrequest has none).
+        first, ATTEMPTS[r] = nil, nil
+    end
+    local tried = NOTHING_TRIED
+    if first == nil then
         -- nginx gives a request as many tries as the upstream has servers (primaries and
         -- backups); proxy_next_upstream_tries/timeout still bound them. The `down`
         -- placeholder gives nginx's count zero, so all of them are added here.
-        if #c.list > 0 then balancer.set_more_tries(#c.list) end
+        if c.n > 0 then balancer.set_more_tries(c.n) end
+    else
+        -- A retry: the servers this request has tried, by id (the list may have been
+        -- re-read since, with new tables for the same servers).
+        local peers = ATTEMPTS[r]
+        if peers == nil then
+            peers = { first }
+            ATTEMPTS[r] = peers
+        end
+        tried = {}
+        for i = 1, #peers do tried[peers[i].id] = true end
     end
-    local single = #c.primary == 1 and #c.backup == 0
-    local s = pick(u, c, c.primary, false, tried, now, single)
+    local s = pick(u, c, c.primary, false, tried, now, c.single)
     if not s and #c.backup > 0 then
         -- Backups only while no primary is eligible, with the same algorithm.
         s = pick(u, c, c.backup, true, tried, now, false)
     end
     if not s then
-        if #ctx.hd_ids == 0 then
+        if first == nil then
             -- "no live upstreams": nginx marks every peer live again for quick recovery.
-            for _, x in ipairs(c.list) do dict:set(key("f", x.id), 0) end
+            for _, x in ipairs(c.list) do dict:set(K[x.id].f, 0) end
+            touch(name)
             ngx.log(ngx.ERR, "no live upstreams while connecting to upstream \"", name, "\"")
         end
         -- No peer set: lua-nginx-module falls back to nginx's own round robin over the
@@ -425,16 +495,21 @@ function M.balance(name)
         -- (ngx.exit(502) here would become a 500.)
         return
     end
-    tried[s.id] = true
     -- The probe after fail_timeout: this selection stamps `checked`, which keeps the other
-    -- requests away until the probe's outcome is known.
-    local k = K[s.id]
-    if now - (dict:get(k.c) or 0) > s.fail_timeout then dict:set(k.c, now) end
+    -- requests (of every worker: the version moves) away until the probe's outcome is known.
+    local k = s.k
+    if now - s.c > s.fail_timeout then
+        dict:set(k.c, now)
+        s.c = now
+        touch(name)
+    end
     dict:incr(k.act, 1, 0)
-    bump(k.req, 1)
-    ctx.hd_t0 = now
-    local ids = ctx.hd_ids
-    ids[#ids + 1] = s.id
+    pending[k.req] = (pending[k.req] or 0) + 1
+    BEGAN[r] = now
+    if first == nil then FIRST[r] = s else
+        local peers = ATTEMPTS[r]
+        peers[#peers + 1] = s
+    end
     local ok, err = balancer.set_current_peer(s.host, s.port)
     if not ok then
         ngx.log(ngx.ERR, "set_current_peer ", s.server, ": ", err)
@@ -442,8 +517,8 @@ function M.balance(name)
     end
 end
 
-local function account(name, u, id, status, header, t, now)
-    local k = K[id]
+local function account(name, u, s, status, header, t, now)
+    local k = s.k
     dict:incr(k.act, -1, 0)
     -- error/timeout/invalid_header (no header arrived: nginx answers 502/504 itself) always
     -- count as failures; a backend's own http_5xx only when listed in proxy_next_upstream.
@@ -462,19 +537,27 @@ local function account(name, u, id, status, header, t, now)
         dict:incr(k.ftot, 1, 0)
         dict:set(k.a, now)
         dict:set(k.c, now)
+        touch(name)
         -- effective -= weight / max_fails: a recovered server comes back gradually
-        local w = rr[id]
-        for _, s in ipairs(view(name).list) do
-            if s.id == id and w and s.max_fails > 0 then
-                w.effective = math.max(0, w.effective - math.floor(s.weight / s.max_fails))
-            end
+        local w = rr[s.id]
+        if w and s.max_fails > 0 then
+            w.effective = math.max(0, w.effective - math.floor(s.weight / s.max_fails))
         end
-    elseif (dict:get(k.f) or 0) > 0 and (dict:get(k.a) or 0) < (dict:get(k.c) or 0) then
-        local s = view(name).by_id[id]
-        if s and (dict:get(k.f) or 0) >= s.max_fails then ramp_begin(s) end  -- recovered
-        dict:set(k.f, 0)  -- the probe after fail_timeout succeeded
+    elseif s.f > 0 then
+        -- The snapshot had failures (a later failure elsewhere stamps accessed = checked, so
+        -- it could not be reset by this success anyway): the shared state decides.
+        local f = dict:get(k.f) or 0
+        if f > 0 and (dict:get(k.a) or 0) < (dict:get(k.c) or 0) then
+            if f >= s.max_fails then ramp_begin(s) end  -- recovered
+            dict:set(k.f, 0)  -- the probe after fail_timeout succeeded
+            touch(name)
+        end
     end
 end
+
+-- Statuses nginx's own filters make of a proxied 200 (not_modified: 304, 412; range: 206,
+-- 416): for these the client's status is not the upstream's.
+local REWRITTEN = { [206] = true, [304] = true, [412] = true, [416] = true }
 
 local function needs_header(status) return status == 502 or status == 504 end
 
@@ -486,30 +569,45 @@ end
 function M.log()
     -- One entry per attempt in $upstream_status (and _header_time, _response_time), in the
     -- order of the peers the balancer picked: the outcome of each, as nginx's free_peer sees it.
-    local ctx = ngx.ctx
-    local ids = ctx.hd_ids
-    if not ids or #ids == 0 then return end
-    local name = ctx.hd_ups
+    local r = request_key()
+    local first = FIRST[r]
+    if first == nil then return end
+    local t0 = BEGAN[r]
+    local ids = ATTEMPTS[r]
+    FIRST[r], BEGAN[r] = nil, nil
+    if ids ~= nil then ATTEMPTS[r] = nil end
+    local name = first.ups
     local u = UPS[name]
     local var = ngx.var
     local now = ngx.now()
-    local text = var.upstream_status
-    if #ids == 1 and text and tonumber(text) then  -- the common case: one attempt
-        local status = tonumber(text)
-        local header = needs_header(status) and var.upstream_header_time or nil
-        if header == "-" and aborted() then status = nil end
-        -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time uses
-        account(name, u, ids[1], status, header, now - (ctx.hd_t0 or now), now)
-        return
+    if ids == nil then  -- the common case: one attempt
+        local status = ngx.status
+        if status >= 100 and status < 499 and not REWRITTEN[status] then
+            -- One attempt and a status nginx did not make itself (its own are 502/504, an
+            -- aborted client's 499) nor rewrite: the upstream's, read without formatting
+            -- $upstream_status.
+            account(name, u, first, status, nil, now - t0, now)
+            return
+        end
+        status = tonumber(var.upstream_status)
+        if status then
+            local header = needs_header(status) and var.upstream_header_time or nil
+            if header == "-" and aborted() then status = nil end
+            -- ngx.now() is nginx's cached millisecond clock, the one $upstream_response_time
+            -- uses
+            account(name, u, first, status, header, now - t0, now)
+            return
+        end
+        ids = { first }
     end
-    local statuses = split(text)
+    local statuses = split(var.upstream_status)
     local headers = split(var.upstream_header_time)
     local times = split(var.upstream_response_time)
     local last_aborted = aborted()
-    for i, id in ipairs(ids) do
+    for i, peer in ipairs(ids) do
         local status = tonumber(statuses[i])
         if i == #ids and last_aborted then status = nil end
-        account(name, u, id, status, headers[i] or "-", tonumber(times[i]), now)
+        account(name, u, peer, status, headers[i] or "-", tonumber(times[i]), now)
     end
 end
 
@@ -541,8 +639,9 @@ check_server = function(premature, name, s)
         local passes = dict:incr(key("hcp", s.id), 1, 0)
         dict:set(key("hclast", s.id), true)
         if state ~= "up" and passes >= hc.passes then
-            dict:set(key("hcs", s.id), "up")
             ramp_begin(s)  -- a new server's first pass, or a recovery
+            dict:set(key("hcs", s.id), "up")
+            touch(name)
         end
     else
         dict:set(key("hcp", s.id), 0)
@@ -551,6 +650,7 @@ check_server = function(premature, name, s)
         local fails = dict:incr(key("hcf", s.id), 1, 0)
         if state ~= "unhealthy" and fails >= hc.fails then
             dict:set(key("hcs", s.id), "unhealthy")
+            touch(name)
             dict:incr(key("hcu", s.id), 1, 0)
         end
     end
@@ -562,7 +662,8 @@ end
 local function peer_json(u, s)
     local now = ngx.now()
     local state = "up"
-    local hs = health_state(u, s)
+    load_state(u, s)  -- fresh from the shared dict, not a worker's snapshot
+    local hs = s.hs
     if s.down then state = "down"
     elseif s.drain then state = "draining"
     elseif hs ~= "up" then state = hs
