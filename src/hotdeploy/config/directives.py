@@ -103,6 +103,15 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "proxy_hide_header": (_s(_HSL, 1, 1),),
     "proxy_pass_header": (_s(_HSL, 1, 1),),
     "proxy_buffer_size": (_s(_HSL, 1, 1),),
+    # --- TLS: ngx_http_ssl_module, proxy_ssl_* (config/tls.py) --------------------------------
+    **{name: (_s(_HS, 1, MANY if name == "ssl_protocols" else 1),)
+       for name in ("ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers",
+                    "ssl_prefer_server_ciphers", "ssl_session_timeout", "ssl_session_tickets")},
+    "ssl_session_cache": (_s(_HS, 1, 2),),
+    **{name: (_s(_HSL, 1, MANY if name == "proxy_ssl_protocols" else 1),)
+       for name in ("proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify",
+                    "proxy_ssl_verify_depth", "proxy_ssl_trusted_certificate",
+                    "proxy_ssl_protocols", "proxy_ssl_ciphers", "proxy_ssl_session_reuse")},
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

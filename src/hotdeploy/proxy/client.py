@@ -82,6 +82,10 @@ class ClientConnection(GeneratedResponses):
     # An asyncio protocol by its methods, without the asyncio.Protocol base: mypyc compiles
     # only classes whose bases it compiles too (see setup.py).
     rejected = False  # closed at accept: worker_connections exhausted
+    # Accepted on a `listen ... ssl` socket (set by tls.accept before connection_made); its
+    # SSL object, None when the client spoke plain HTTP there (nginx's 497 -> 400 page).
+    tls_port = False
+    ssl_object: Any = None
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
@@ -130,6 +134,8 @@ class ClientConnection(GeneratedResponses):
             # One wildcard socket also serves the specific addresses of its port (nginx binds
             # only `*:port`): route by the address the client actually connected to.
             self.listen_key = (self.server_addr, self.server_port)
+        if self.tls_port:
+            self.ssl_object = transport.get_extra_info("ssl_object")
         self.cid = next(_connection_ids)
         self.born = self.loop.time()
         self.parser = self._new_parser()
@@ -213,6 +219,12 @@ class ClientConnection(GeneratedResponses):
             self.cur = None
             self.parser = self._new_parser()
         return fixed
+
+    def eof_received(self) -> bool:
+        # asyncio.Protocol's answer (close our side too), which uvloop also assumes for a
+        # protocol without the method; its TLS transport calls it unconditionally on the
+        # client's close_notify.
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.rejected:
@@ -301,6 +313,8 @@ class ClientConnection(GeneratedResponses):
         self.cur = Request(self.remote_addr, self.remote_port, self.server_addr,
                            self.server_port, self.cid, self.requests + len(self.queue) + 1,
                            self.loop.time())
+        if self.tls_port:
+            self.cur.tls = self.ssl_object
         self.head_bytes = 0
         if self.timer_kind == "keepalive":
             self._arm("header", self.header_timeout)
@@ -422,6 +436,8 @@ class ClientConnection(GeneratedResponses):
         plan = runtime.route(self.listen_key, req.host or None, normalized)
         req.plan = plan
         req.server = plan.server
+        if self.tls_port and self.ssl_object is None and not req.error:
+            req.error = pages.TO_HTTPS  # nginx: "client sent plain HTTP request to HTTPS port"
         settings = plan.settings
         if settings.set_real_ip_from:
             req.remote_addr = real_ip(req.remote_addr, req.header(settings.real_ip_header.lower()),

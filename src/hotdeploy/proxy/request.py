@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hotdeploy.proxy.clock import time_local
+from hotdeploy.tls.variables import TLS_VARIABLES, scheme
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -61,6 +62,7 @@ class Request:  # a config.model.VariableSource
     upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
     body_file: Any = None  # a BodyFile once the body outgrew client_body_buffer_size
     resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    tls: Any = None  # the client connection's SSL object (tls.variables), None without TLS
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -222,7 +224,7 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "request_length": lambda r: str(r.request_length),
     "request_time": lambda r: f"{time.time() - r.start_wall:.3f}",
     "request_id": lambda r: uuid.uuid4().hex,
-    "scheme": lambda r: "http",
+    "scheme": scheme,
     "proxy_host": _proxy_host,
     "proxy_port": _proxy_port,
     "proxy_add_x_forwarded_for": _xff,
@@ -246,6 +248,7 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "content_length": _content_length,
     "content_type": lambda r: r.header("content-type"),
 }
+_VARIABLES.update(TLS_VARIABLES)
 
 
 
