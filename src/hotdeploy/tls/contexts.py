@@ -65,12 +65,14 @@ def set_protocols(ctx: ssl.SSLContext, protocols: tuple[str, ...]) -> None:
         ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
         ctx.options |= ssl.OP_NO_TLSv1_3
         return
-    ctx.minimum_version = _VERSIONS[named[0]]
-    ctx.maximum_version = _VERSIONS[named[-1]]
     gaps = [p for p in _ORDER[_ORDER.index(named[0]):_ORDER.index(named[-1])]
             if p not in protocols]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # OP_NO_* is the only way
+        # TLSv1/TLSv1.1 and OP_NO_* are deprecated in Python, but they are what the
+        # configuration asks for (whether OpenSSL then agrees is its security level's call).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = _VERSIONS[named[0]]
+        ctx.maximum_version = _VERSIONS[named[-1]]
         for name in gaps:
             ctx.options |= _NO_OPTIONS[name]
 
