@@ -211,7 +211,7 @@ class TlsBackend:
         conn.settimeout(TIMEOUT)
         try:
             with self.ctx.wrap_socket(conn, server_side=True) as tls:
-                sni = getattr(tls._sslobj, "test_sni", None)  # type: ignore[attr-defined]
+                sni = getattr(tls, "test_sni", None)
                 while True:
                     data = b""
                     while b"\r\n\r\n" not in data:
