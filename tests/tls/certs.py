@@ -39,7 +39,7 @@ class CertificateAuthority:
         directory.mkdir(parents=True, exist_ok=True)
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
@@ -59,7 +59,7 @@ class CertificateAuthority:
 
     def issue(self, stem: str, names: list[str], kind: str = "rsa") -> Issued:
         key = _key(kind)
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         alt: list[x509.GeneralName] = []
         for name in names:
             try:

@@ -23,8 +23,16 @@ from lbtools import free_port, lb_command, wait_listening  # noqa: E402
 NGINX = "/usr/sbin/nginx"
 TIMEOUT = 5.0
 
-__all__ = ["free_port", "Reply", "https_request", "Proxy", "start_lb", "start_nginx",
-           "TlsBackend", "client_context"]
+__all__ = [
+    "Proxy",
+    "Reply",
+    "TlsBackend",
+    "client_context",
+    "free_port",
+    "https_request",
+    "start_lb",
+    "start_nginx",
+]
 
 
 def client_context(cafile: Path | None = None, minimum: ssl.TLSVersion | None = None,

@@ -437,7 +437,9 @@ class ClientConnection(GeneratedResponses):
         req.plan = plan
         req.server = plan.server
         if self.tls_port and self.ssl_object is None and not req.error:
-            req.error = pages.TO_HTTPS  # nginx: "client sent plain HTTP request to HTTPS port"
+            req.error = pages.TO_HTTPS
+            self._log_error("info", "client sent plain HTTP request to HTTPS port while "
+                                    f"reading client request headers{log_context(req)}")
         settings = plan.settings
         if settings.set_real_ip_from:
             req.remote_addr = real_ip(req.remote_addr, req.header(settings.real_ip_header.lower()),

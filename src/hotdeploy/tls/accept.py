@@ -116,6 +116,7 @@ class TlsListener:
             return proto
 
         timeout = self._default_server().client_header_timeout
+        peer = _peer(conn)
         try:
             if ctx is None:
                 await self.loop.connect_accepted_socket(protocol, conn)
@@ -124,8 +125,8 @@ class TlsListener:
                                                         ssl_handshake_timeout=timeout)
         except (TimeoutError, OSError) as exc:
             # nginx logs failed handshakes at "info" (client errors, not server ones).
-            peer = _peer(conn)
-            reason = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc
+            reason = (f"SSL: {exc.reason.lower().replace('_', ' ')}"
+                      if isinstance(exc, ssl.SSLError) and exc.reason else str(exc))
             self._log("info", f"SSL_do_handshake() failed ({reason}) while SSL handshaking, "
                               f"client: {peer}")
             conn.close()
