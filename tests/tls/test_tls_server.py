@@ -168,3 +168,41 @@ def test_plain_http_on_an_ssl_port_is_answered_as_nginx_answers(tmp_path: Path,
     if not extra:
         assert ours.status == 400
         assert b"The plain HTTP request was sent to HTTPS port" in ours.body
+
+
+def _handshakes(port: int) -> dict[str, bool]:
+    outcome = {}
+    for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_2,
+                    ssl.TLSVersion.TLSv1_3):
+        # The client offers every version at security level 0: what is refused is the
+        # server's choice.
+        ctx = client_context(minimum=version, maximum=version, ciphers="DEFAULT:@SECLEVEL=0")
+        try:
+            outcome[version.name] = https_request(port, ctx=ctx).status == 200
+        except (ssl.SSLError, OSError):
+            outcome[version.name] = False
+    return outcome
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("protocols", ["", "ssl_protocols TLSv1.2 TLSv1.3;",
+                                       "ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;"])
+def test_protocols_accepted_are_nginx_1_22s(tmp_path: Path, site_a: Issued,
+                                            protocols: str) -> None:
+    seen = {}
+    for kind, start in (("nginx", start_nginx), ("hotdeploy", start_lb)):
+        port = free_port()
+        proxy = start(tmp_path / kind, conf(f"""
+        server {{
+            listen 127.0.0.1:{port} ssl;
+            ssl_certificate {site_a.cert};
+            ssl_certificate_key {site_a.key};
+            {protocols}
+            location / {{ return 200 "ok"; }}
+        }}"""), port)
+        try:
+            seen[kind] = _handshakes(port)
+        finally:
+            proxy.stop()
+    assert seen["hotdeploy"] == seen["nginx"]
+    assert any(seen["nginx"].values())
