@@ -172,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     p.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    p.add_argument("--workdir", help="keep configs and logs in this directory")
     args = p.parse_args(argv)
     args.duration = args.duration or (2 if args.quick else 10)
     args.rounds = args.rounds or (1 if args.quick else 3)
-    workdir = Path(tempfile.mkdtemp(prefix="hotdeploy-bench-https-"))
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="hotdeploy-bench-https-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         samples = measure(args, workdir)
     except BenchError as exc:
@@ -184,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
     report(samples)
     return 0
 

@@ -94,7 +94,11 @@ class ClientConnection(GeneratedResponses):
         self.listen_key = listen_key
         self.tracker = tracker
         self.loop = loop
-        self.transport: Any = None
+        # `transport` and `batch` are declared once, on GeneratedResponses: annotating them
+        # again here made mypyc visit each twice in the GC's traverse, so the cyclic GC
+        # counted the references twice and could free a WriteBatch still in use (seen as
+        # "attribute 'loop' of 'WriteBatch' undefined" once no connection held it alive).
+        self.transport = None
         self.queue: deque[Request] = deque()  # [0] is the request being answered
         self.cur: Request | None = None  # the request being parsed
         self.exchange: Exchange | None = None
@@ -112,7 +116,7 @@ class ClientConnection(GeneratedResponses):
         batch = tracker.batch
         if batch is None or batch.loop is not loop:
             batch = tracker.batch = WriteBatch(loop)
-        self.batch: WriteBatch = batch
+        self.batch = batch
 
     # ------------------------------------------------------------------ connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
