@@ -31,6 +31,10 @@ DEFAULT_FAIL_TIMEOUT = 10.0
 DEFAULT_MAX_CONNS = 0  # 0 = no limit
 DEFAULT_SLOW_START = 0.0
 DEFAULT_UPSTREAM_PORT = 80
+DEFAULT_UPSTREAM_TLS_PORT = 443  # `proxy_pass https://host` without a port
+# Connections accepted per readiness event of a `listen ... ssl` socket (nginx accepts one per
+# event without multi_accept; a small batch keeps a burst of handshakes from starving others).
+TLS_ACCEPT_BATCH = 16
 
 # --- upstream keepalive ---------------------------------------------------------------------
 DEFAULT_UPSTREAM_KEEPALIVE = 0  # no cache unless `keepalive N` is given

@@ -117,6 +117,15 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "rewrite_log": (_s(_HSL | {SIF, LIF}, 1, 1),),
     "uninitialized_variable_warn": (_s(_HSL | {SIF, LIF}, 1, 1),),
     "map": (_b({HTTP}, 2, 2, MAP),),
+    # --- TLS: ngx_http_ssl_module, proxy_ssl_* (config/tls.py) --------------------------------
+    **{name: (_s(_HS, 1, MANY if name == "ssl_protocols" else 1),)
+       for name in ("ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers",
+                    "ssl_prefer_server_ciphers", "ssl_session_timeout", "ssl_session_tickets")},
+    "ssl_session_cache": (_s(_HS, 1, 2),),
+    **{name: (_s(_HSL, 1, MANY if name == "proxy_ssl_protocols" else 1),)
+       for name in ("proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify",
+                    "proxy_ssl_verify_depth", "proxy_ssl_trusted_certificate",
+                    "proxy_ssl_protocols", "proxy_ssl_ciphers", "proxy_ssl_session_reuse")},
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

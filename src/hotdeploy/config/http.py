@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
-from hotdeploy.config import settings
+from hotdeploy.config import settings, tls
 from hotdeploy.config import values as v
 from hotdeploy.config.addresses import key_text
 from hotdeploy.config.health import HealthCheckDraft, parse_match
@@ -112,14 +112,17 @@ class _Resolver:
         if explicit is not None:
             if ref.port is not None:
                 raise ref.node.error(f'upstream "{explicit}" may not have port {ref.port}')
-            return ProxyPass(ref.node.args[0], explicit, ref.authority, ref.uri)
-        port = ref.port if ref.port is not None else d.DEFAULT_UPSTREAM_PORT
+            return ProxyPass(ref.node.args[0], explicit, ref.authority, ref.uri,
+                             port=d.DEFAULT_UPSTREAM_TLS_PORT if ref.https
+                             else d.DEFAULT_UPSTREAM_PORT)
+        default_port = d.DEFAULT_UPSTREAM_TLS_PORT if ref.https else d.DEFAULT_UPSTREAM_PORT
+        port = ref.port if ref.port is not None else default_port
         name = key_text(ref.host, port)
         if name not in self.h.upstreams:
             self.h.upstreams[name] = implicit_upstream(ref.authority, ref.host, port, ref.node)
-        # $proxy_host leaves out the default port (ngx_http_proxy_set_vars).
+        # $proxy_host leaves out the default port of the scheme (ngx_http_proxy_set_vars).
         proxy_host = ref.authority
-        if ref.port == d.DEFAULT_UPSTREAM_PORT:
+        if ref.port == default_port:
             proxy_host = ref.authority[: -len(f":{port}")]
         return ProxyPass(ref.node.args[0], name, proxy_host, ref.uri, port=port)
 
@@ -169,6 +172,8 @@ def _script(draft: ScriptDraft, eff: settings.Effective, groups: frozenset[str] 
 def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> LocationConfig:
     eff = settings.merge(parent, loc.level)
     pp = r.proxy_pass(loc.proxy_pass) if loc.proxy_pass is not None else None
+    if pp is not None and loc.proxy_pass is not None and loc.proxy_pass.https:
+        pp = dataclasses.replace(pp, tls=tls.upstream_tls(eff.server, pp.proxy_host))
     checks = tuple(_health_check(hc, pp, eff, r.h.matches) for hc in loc.health_checks)
 
     def if_location(draft: IfDraft) -> LocationConfig:
@@ -230,6 +235,7 @@ def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> Ser
         rewrites=script,
         locations=tuple(_location(loc, eff, r) for loc in srv.locations),
         source=srv.node.source,
+        tls=tls.server_tls(extra),
     )
 
 
@@ -253,6 +259,7 @@ def _parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     access_log = env.path(d.DEFAULT_ACCESS_LOG_PATH)
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
+    tls.check_ssl_listens(servers)
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
                       log_formats=dict(env.log_formats), maps=h.maps,
                       set_variables=set_names(node.children))

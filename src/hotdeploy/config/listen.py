@@ -52,10 +52,16 @@ def parse_listen(node: Node) -> tuple[list[Listen], bool]:
     backlog = d.DEFAULT_BACKLOG
     ipv6only = True
     has_options = False
+    ssl = False
     for param in node.args[1:]:
         key, _, value = param.partition("=")
         if param in ("default_server", "default"):
             default_server = True
+        elif param == "ssl":
+            ssl = True  # not a socket option: any server may say it (nginx ORs them)
+        elif param in ("http2", "quic", "http3"):
+            raise node.error(f'"{param}" in the "listen" directive is not supported by '
+                             'hotdeploy (HTTP/1.x only)')
         elif key == "backlog":
             if not value.lstrip("-").isdigit() or int(value) == 0:
                 raise node.error(f'invalid backlog "{param}"')
@@ -67,7 +73,7 @@ def parse_listen(node: Node) -> tuple[list[Listen], bool]:
         else:
             raise node.error(f'invalid parameter "{param}"')
     listens = [
-        Listen(host, port, default_server, backlog, ipv6only, node.source)
+        Listen(host, port, default_server, backlog, ipv6only, node.source, ssl)
         for host, port in _addresses(node)
     ]
     return listens, has_options

@@ -20,6 +20,7 @@ from hotdeploy.config.reader import COMMAND_LINE, Node, ReadState, parse_text, r
 from hotdeploy.config.settings import Env
 from hotdeploy.config.variables import compile_template
 from hotdeploy.errors import ConfigError
+from hotdeploy.tls.contexts import load_contexts
 
 ERROR_LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
 
@@ -138,6 +139,7 @@ def load_config(path: str, prefix: str | None = None, globals_: str | None = Non
                                         d.DEFAULT_WORKER_CONNECTIONS)),
         files=tuple(state.texts),
         file_texts=tuple(state.texts.values()),
+        tls=load_contexts(m.http, state.conf_prefix),
     )
 
 

@@ -31,6 +31,7 @@ class ProxyPassRef:
     port: int | None  # None: written without a port
     uri: str | None
     authority: str  # host[:port] as written: the value of $proxy_host
+    https: bool = False  # `proxy_pass https://`
 
 
 @dataclass(slots=True)
@@ -81,11 +82,10 @@ def parse_proxy_pass(node: Node, location: LocationDraft | None) -> ProxyPassRef
     raw = node.args[0]
     if "$" in raw:
         raise node.error('variables in "proxy_pass" are not supported by hotdeploy')
-    if raw[:7].lower() != "http://":
-        if raw[:8].lower() == "https://":
-            raise node.error('"https://" in "proxy_pass" is not supported by hotdeploy')
+    https = raw[:8].lower() == "https://"
+    if raw[:7].lower() != "http://" and not https:
         raise node.error("invalid URL prefix")
-    rest = raw[7:]
+    rest = raw[8:] if https else raw[7:]
     slash = rest.find("/")
     authority, uri = (rest, None) if slash < 0 else (rest[:slash], rest[slash:])
     if uri is not None and (location is None or location.modifier in ("~", "~*", "@")):
@@ -103,7 +103,7 @@ def parse_proxy_pass(node: Node, location: LocationDraft | None) -> ProxyPassRef
     port = None if port_text is None else valid_port(port_text)
     if port_text is not None and port is None:
         raise node.error(f'invalid port in upstream "{authority}"')
-    return ProxyPassRef(node, host, port, uri, authority)
+    return ProxyPassRef(node, host, port, uri, authority, https)
 
 
 def _location_directive(child: Node, loc: LocationDraft, env: settings.Env) -> None:

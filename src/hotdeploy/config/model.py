@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from hotdeploy import defaults as d
 from hotdeploy.config.addresses import key_text
+from hotdeploy.config.tls import ServerTls, UpstreamTls
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -215,6 +216,7 @@ class ProxyPass:
     proxy_host: str  # value of $proxy_host: "backend" or "127.0.0.1:8080"
     uri: str | None
     port: int = 80  # value of $proxy_port: the port written in proxy_pass, 80 by default
+    tls: UpstreamTls | None = None  # `proxy_pass https://`: the proxy_ssl_* settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +367,7 @@ class Listen:
     backlog: int = d.DEFAULT_BACKLOG
     ipv6only: bool = True
     source: Source | None = None
+    ssl: bool = False  # `listen ... ssl`: connections on this addr:port speak TLS
 
     @property
     def key(self) -> tuple[str, int]:
@@ -389,6 +392,7 @@ class ServerConfig:
     rewrites: Any = None
     locations: tuple[LocationConfig, ...] = ()
     source: Source | None = None
+    tls: ServerTls | None = None  # ssl_certificate & co. (None: no certificate here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,3 +419,6 @@ class MainConfig:
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
     files: tuple[str, ...] = ()  # every file read (main + includes), for `-T`
     file_texts: tuple[str, ...] = ()  # their text as read, parallel to `files` (for `-T`)
+    # The loaded certificates as ssl.SSLContexts (hotdeploy.tls.contexts.TlsContexts), None
+    # without TLS: loaded with the configuration, as nginx loads them (so -t checks them).
+    tls: Any = None

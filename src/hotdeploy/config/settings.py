@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
+from hotdeploy.config import tls_directives
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -274,6 +275,9 @@ HANDLERS: dict[str, Handler] = {
     "uwsgi_temp_path": _ignored,
     "scgi_temp_path": _ignored,
 }
+
+
+HANDLERS.update(tls_directives.HANDLERS)
 
 
 def apply(node: Node, level: v.Level, env: Env) -> bool:

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 from hotdeploy.config.model import Source, Template, Var
+from hotdeploy.config.tls import TLS_VARIABLE_NAMES
 from hotdeploy.errors import ConfigError
 
 KNOWN_VARIABLES: frozenset[str] = frozenset(
@@ -25,7 +26,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "time_local", "time_iso8601", "msec", "pid", "nginx_version", "server_name", "connection",
         "connection_requests", "content_length", "content_type", "realip_remote_addr",
     )
-)
+) | TLS_VARIABLE_NAMES
 
 # Families keyed by a suffix: $http_user_agent, $arg_page, $cookie_sid, $sent_http_etag,
 # $upstream_http_x_id. Checked in this order; "upstream_http_" must not be shadowed.

@@ -7,8 +7,10 @@ only new addresses are bound and only vanished ones closed.
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from hotdeploy.config.addresses import key_text
 from hotdeploy.config.model import Listen, MainConfig
@@ -46,6 +48,18 @@ def bind(listen: Listen) -> socket.socket:
             f"({exc.errno}: {exc.strerror})"
         ) from exc
     return sock
+
+
+async def serve_listener(loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                         factory: Callable[[], Any], holder: Any, key: ListenKey) -> Any:
+    """Start accepting on a bound socket: asyncio's server for plain HTTP; for `listen ...
+    ssl`, nginx's peek-then-handshake acceptor (hotdeploy.tls.accept). Either has close()."""
+    tls = holder.current.config.tls
+    if tls is not None and key in tls.front:
+        from hotdeploy.tls.accept import TlsListener
+
+        return TlsListener(loop, sock, factory, holder, key)
+    return await loop.create_server(factory, sock=sock)
 
 
 class ListenerSet:

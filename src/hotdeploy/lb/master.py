@@ -17,6 +17,7 @@ import asyncio
 import os
 import signal
 import time
+from typing import Any
 
 import uvloop
 
@@ -25,7 +26,7 @@ from hotdeploy.config.loader import load_config
 from hotdeploy.config.model import MainConfig
 from hotdeploy.errors import ConfigError, HotdeployError
 from hotdeploy.lb.daemon import daemonize
-from hotdeploy.lb.listeners import ListenerSet, ListenKey, configured_listens
+from hotdeploy.lb.listeners import ListenerSet, ListenKey, configured_listens, serve_listener
 from hotdeploy.lb.options import LbOptions
 from hotdeploy.lb.pidfile import remove_pid, write_pid
 from hotdeploy.proxy.logs import ErrorLog
@@ -51,7 +52,7 @@ class Balancer:
         self.error_log = ErrorLog(_error_log_targets(config, error_log_override))
         self.tracker = ConnectionTracker()
         self.holder: RuntimeHolder | None = None
-        self.servers: dict[ListenKey, asyncio.AbstractServer] = {}
+        self.servers: dict[ListenKey, Any] = {}  # asyncio servers or tls.accept.TlsListeners
         self.stopping: asyncio.Future[int] | None = None
         self.quitting = False
 
@@ -86,7 +87,8 @@ class Balancer:
         loop = asyncio.get_running_loop()
         listen = configured_listens(self.holder.current.config)[key]
         factory = make_protocol_factory(self.holder, listen, self.tracker)
-        self.servers[key] = await loop.create_server(factory, sock=self.listeners.sockets[key])
+        self.servers[key] = await serve_listener(loop, self.listeners.sockets[key], factory,
+                                                 self.holder, key)
 
     # --- reload -------------------------------------------------------------------------------
 

@@ -83,6 +83,10 @@ class ClientConnection(GeneratedResponses):
     # An asyncio protocol by its methods, without the asyncio.Protocol base: mypyc compiles
     # only classes whose bases it compiles too (see setup.py).
     rejected = False  # closed at accept: worker_connections exhausted
+    # Accepted on a `listen ... ssl` socket (set by tls.accept before connection_made); its
+    # SSL object, None when the client spoke plain HTTP there (nginx's 497 -> 400 page).
+    tls_port = False
+    ssl_object: Any = None
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
@@ -91,7 +95,11 @@ class ClientConnection(GeneratedResponses):
         self.listen_key = listen_key
         self.tracker = tracker
         self.loop = loop
-        self.transport: Any = None
+        # `transport` and `batch` are declared once, on GeneratedResponses: annotating them
+        # again here made mypyc visit each twice in the GC's traverse, so the cyclic GC
+        # counted the references twice and could free a WriteBatch still in use (seen as
+        # "attribute 'loop' of 'WriteBatch' undefined" once no connection held it alive).
+        self.transport = None
         self.queue: deque[Request] = deque()  # [0] is the request being answered
         self.cur: Request | None = None  # the request being parsed
         self.exchange: Exchange | None = None
@@ -109,7 +117,7 @@ class ClientConnection(GeneratedResponses):
         batch = tracker.batch
         if batch is None or batch.loop is not loop:
             batch = tracker.batch = WriteBatch(loop)
-        self.batch: WriteBatch = batch
+        self.batch = batch
 
     # ------------------------------------------------------------------ connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -131,6 +139,8 @@ class ClientConnection(GeneratedResponses):
             # One wildcard socket also serves the specific addresses of its port (nginx binds
             # only `*:port`): route by the address the client actually connected to.
             self.listen_key = (self.server_addr, self.server_port)
+        if self.tls_port:
+            self.ssl_object = transport.get_extra_info("ssl_object")
         self.cid = next(_connection_ids)
         self.born = self.loop.time()
         self.parser = self._new_parser()
@@ -214,6 +224,12 @@ class ClientConnection(GeneratedResponses):
             self.cur = None
             self.parser = self._new_parser()
         return fixed
+
+    def eof_received(self) -> bool:
+        # asyncio.Protocol's answer (close our side too), which uvloop also assumes for a
+        # protocol without the method; its TLS transport calls it unconditionally on the
+        # client's close_notify.
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.rejected:
@@ -302,6 +318,8 @@ class ClientConnection(GeneratedResponses):
         self.cur = Request(self.remote_addr, self.remote_port, self.server_addr,
                            self.server_port, self.cid, self.requests + len(self.queue) + 1,
                            self.loop.time())
+        if self.tls_port:
+            self.cur.tls = self.ssl_object
         self.head_bytes = 0
         if self.timer_kind == "keepalive":
             self._arm("header", self.header_timeout)
@@ -425,6 +443,10 @@ class ClientConnection(GeneratedResponses):
             plan = self._rewrite(req, plan)
         req.plan = plan
         req.server = plan.server
+        if self.tls_port and self.ssl_object is None and not req.error:
+            req.error = pages.TO_HTTPS
+            self._log_error("info", "client sent plain HTTP request to HTTPS port while "
+                                    f"reading client request headers{log_context(req)}")
         settings = plan.settings
         if settings.set_real_ip_from:
             req.remote_addr = real_ip(req.remote_addr, req.header(settings.real_ip_header.lower()),

@@ -20,6 +20,8 @@ from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_r
 from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
+from hotdeploy.tls.upstream import failure_message as tls_failure
+from hotdeploy.tls.upstream import open_connection as open_tls
 from hotdeploy.upstream.attempt import Attempt
 from hotdeploy.upstream.group import PeerGroup
 from hotdeploy.upstream.peer import Peer
@@ -195,10 +197,16 @@ class Exchange:
     async def _open(self, peer: Any) -> None:
         loop = self.loop
         tracker = self.client.tracker
+        tls = self.plan.upstream_tls
         try:
-            _, conn = await loop.create_connection(  # type: ignore[type-var]
-                lambda: UpstreamConnection(peer, loop.time(), tracker), peer.spec.host,
-                peer.spec.port)
+            if tls is None:
+                _, conn = await loop.create_connection(  # type: ignore[type-var]
+                    lambda: UpstreamConnection(peer, loop.time(), tracker), peer.spec.host,
+                    peer.spec.port)
+            else:  # proxy_pass https://
+                _, conn = await open_tls(
+                    loop, lambda: UpstreamConnection(peer, loop.time(), tracker),
+                    peer.spec.host, peer.spec.port, self.runtime.config.tls.upstream[tls], tls)
         except BaseException as exc:
             tracker.upstream -= 1  # no connection: UpstreamConnection never took over the count
             if not isinstance(exc, OSError):
@@ -206,8 +214,10 @@ class Exchange:
             self.connect_task = None
             if not self.finished:
                 errno = exc.errno or 111
-                self._failed("error", f"connect() failed ({errno}: {os.strerror(errno)}) while "
-                                      "connecting to upstream")
+                message = tls_failure(exc) if tls is not None else None
+                self._failed("error", message or f"connect() failed ({errno}: "
+                                                 f"{os.strerror(errno)}) while connecting to "
+                                                 "upstream")
             return
         self.connect_task = None
         if self.finished or peer is not self.peer:
@@ -652,7 +662,8 @@ class Exchange:
         if upstream and self.peer is not None:
             uri = upstream_uri(self.plan.proxy_uri, self.plan.prefix, req.raw_uri, req.path,
                                req.args, req.uri_rewritten)
-            url = f"http://{self.peer.address}{uri}"
+            scheme = "http" if self.plan.upstream_tls is None else "https"
+            url = f"{scheme}://{self.peer.address}{uri}"
         error_log.log(level, message + log_context(req, url), req.cid)
 
 

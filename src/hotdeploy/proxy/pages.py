@@ -31,13 +31,16 @@ _REASONS: dict[int, str] = {
 
 # Error page titles that differ from the status line (ngx_http_error_302_page says "Found").
 _PAGE_TITLES: dict[int, str] = {302: "Found"}
+# nginx's internal code for a plain-HTTP request on a `listen ... ssl` port (NGX_HTTP_TO_HTTPS):
+# answered as a 400 with its own page, and `error_page 497` catches it.
+TO_HTTPS = 497
 
 # Statuses whose body must be empty (RFC 9110 §6.4.1): 1xx, 204, 304.
 NO_BODY_STATUSES = frozenset({100, 101, 204, 304})
 
 # nginx sends the error page with `Connection: close` for these (the request could not be
 # parsed reliably, so the connection's framing is unknown).
-CLOSING_STATUSES = frozenset({400, 413, 414, 494, 500, 501})
+CLOSING_STATUSES = frozenset({400, 413, 414, 494, 497, 500, 501})
 
 # Redirect statuses that take a URL (`return 301 URL`, `error_page ... =301 URL`).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -73,6 +76,12 @@ def error_body(status: int) -> bytes:
             "400 Bad Request",
             "<center>Request Header Or Cookie Too Large</center>\r\n",
         )
+    if status == TO_HTTPS:
+        return _page(
+            "400 The plain HTTP request was sent to HTTPS port",
+            "400 Bad Request",
+            "<center>The plain HTTP request was sent to HTTPS port</center>\r\n",
+        )
     if status < 300 or status in NO_BODY_STATUSES:
         return b""
     text = f"{status} {_PAGE_TITLES.get(status) or reason(status)}"
@@ -80,5 +89,11 @@ def error_body(status: int) -> bytes:
 
 
 def wire_status(status: int) -> int:
-    """The code on the status line: nginx's internal 494 goes out as 400, 499 is log-only."""
-    return 400 if status == 494 else status
+    """The code on the status line: nginx's internal 494 and 497 go out as 400, 499 is
+    log-only."""
+    return 400 if status == 494 or status == TO_HTTPS else status
+
+
+def error_page_code(status: int) -> int:
+    """The code `error_page` is looked up by: 497 is caught as itself (`error_page 497`)."""
+    return status if status == TO_HTTPS else wire_status(status)

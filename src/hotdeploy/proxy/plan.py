@@ -88,3 +88,6 @@ class LocationPlan:
     # proxy_buffering off: SO_RCVBUF of new upstream sockets, so that one read stays about
     # proxy_buffer_size (nginx reads into that one buffer); 0 = the kernel's default.
     upstream_rcvbuf: int = 0
+    # `proxy_pass https://`: its proxy_ssl_* settings (config.tls.UpstreamTls), whose context
+    # is runtime.config.tls.upstream[upstream_tls]; None: plain HTTP to the upstream.
+    upstream_tls: Any = None

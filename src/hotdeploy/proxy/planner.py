@@ -133,6 +133,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
         pp = location.proxy_pass
         plan.upstream = pp.upstream
+        plan.upstream_tls = pp.tls
         plan.proxy_uri = pp.uri
         plan.upstream_version = b"HTTP/1.1" if proxy.http_version == "1.1" else b"HTTP/1.0"
         plan.static_set, plan.dynamic_set, plan.drop_request = _proxy_headers(

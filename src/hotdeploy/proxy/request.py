@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotdeploy.proxy.clock import time_local
 from hotdeploy.proxy.rewrite import script_variable
+from hotdeploy.tls.variables import TLS_VARIABLES, scheme
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -68,6 +69,7 @@ class Request:  # a config.model.VariableSource
     vars: dict[str, str] | None = None
     uri_rewritten = 0
     script_return: Any = None  # the Return a script answered with (plan kind "script_return")
+    tls: Any = None  # the client connection's SSL object (tls.variables), None without TLS
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -229,7 +231,7 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "request_length": lambda r: str(r.request_length),
     "request_time": lambda r: f"{time.time() - r.start_wall:.3f}",
     "request_id": lambda r: uuid.uuid4().hex,
-    "scheme": lambda r: "http",
+    "scheme": scheme,
     "proxy_host": _proxy_host,
     "proxy_port": _proxy_port,
     "proxy_add_x_forwarded_for": _xff,
@@ -253,6 +255,7 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "content_length": _content_length,
     "content_type": lambda r: r.header("content-type"),
 }
+_VARIABLES.update(TLS_VARIABLES)
 
 
 

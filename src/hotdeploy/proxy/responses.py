@@ -112,7 +112,7 @@ class GeneratedResponses:
         """Answer with a generated status (error page), honouring `error_page`."""
         plan = req.plan
         if plan is not None and not req.redirected and status >= 300:
-            page = plan.settings.error_pages.get(pages.wire_status(status))
+            page = plan.settings.error_pages.get(pages.error_page_code(status))
             if page is not None and self._error_page(req, status, page):
                 return
         self._write_generated(req, status, pages.error_body(status))
