@@ -14,6 +14,9 @@ DEFAULT_PID_PATH = "logs/nginx.pid"  # nginx: relative to the prefix
 DEFAULT_ERROR_LOG_PATH = "logs/error.log"
 DEFAULT_ACCESS_LOG_PATH = "logs/access.log"
 DEFAULT_ERROR_LOG_LEVEL = "error"
+# limit_req_status / limit_conn_status and their log levels (nginx's defaults).
+DEFAULT_LIMIT_STATUS = 503
+DEFAULT_LIMIT_LOG_LEVEL = "error"
 DEFAULT_DAEMON = True
 DEFAULT_WORKER_PROCESSES = 1
 DEFAULT_WORKER_CONNECTIONS = 512

@@ -103,6 +103,17 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "proxy_hide_header": (_s(_HSL, 1, 1),),
     "proxy_pass_header": (_s(_HSL, 1, 1),),
     "proxy_buffer_size": (_s(_HSL, 1, 1),),
+    # --- limit_req, limit_conn (config/limits.py) ----------------------------------------------
+    "limit_req_zone": (_s({HTTP}, 3, 4),),  # 4: NGINX Plus `sync`
+    "limit_req": (_s(_HSL, 1, 3),),
+    "limit_req_status": (_s(_HSL, 1, 1),),
+    "limit_req_log_level": (_s(_HSL, 1, 1),),
+    "limit_req_dry_run": (_s(_HSL, 1, 1),),
+    "limit_conn_zone": (_s({HTTP}, 2, 2),),
+    "limit_conn": (_s(_HSL, 2, 2),),
+    "limit_conn_status": (_s(_HSL, 1, 1),),
+    "limit_conn_log_level": (_s(_HSL, 1, 1),),
+    "limit_conn_dry_run": (_s(_HSL, 1, 1),),
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

@@ -174,5 +174,6 @@ def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     access_log = env.path(d.DEFAULT_ACCESS_LOG_PATH)
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
+    env.limits.check_references()
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
-                      log_formats=dict(env.log_formats))
+                      log_formats=dict(env.log_formats), limit_zones=dict(env.limits.zones))

@@ -269,6 +269,57 @@ class ErrorLog:
 
 
 # --------------------------------------------------------------------------------------------
+# Request limits (ngx_http_limit_req_module, ngx_http_limit_conn_module)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LimitZone:
+    """`limit_req_zone KEY zone=NAME:SIZE rate=R;` or `limit_conn_zone KEY zone=NAME:SIZE;`.
+
+    `rate` is nginx's ctx->rate: milli-requests per second (`10r/s` -> 10000, `30r/m` -> 500);
+    0 for a limit_conn zone. Zones share one namespace, as nginx's shared memory zones do."""
+
+    kind: Literal["req", "conn"]
+    name: str
+    key: Template
+    size: int
+    rate: int = 0
+    sync: bool = False  # NGINX Plus `sync`
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReq:
+    """`limit_req zone=NAME [burst=N] [nodelay | delay=N];` burst and delay in milli-requests
+    (nginx multiplies both by 1000); nodelay is an unbounded delay threshold."""
+
+    zone: str
+    burst: int = 0
+    delay: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConn:
+    """`limit_conn NAME N;`"""
+
+    zone: str
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    reqs: tuple[LimitReq, ...] = ()
+    req_status: int = d.DEFAULT_LIMIT_STATUS
+    req_log_level: str = d.DEFAULT_LIMIT_LOG_LEVEL
+    req_dry_run: bool = False
+    conns: tuple[LimitConn, ...] = ()
+    conn_status: int = d.DEFAULT_LIMIT_STATUS
+    conn_log_level: str = d.DEFAULT_LIMIT_LOG_LEVEL
+    conn_dry_run: bool = False
+
+
+# --------------------------------------------------------------------------------------------
 # Locations, virtual servers, http, main
 # --------------------------------------------------------------------------------------------
 
@@ -322,6 +373,7 @@ class HttpSettings:
     real_ip_recursive: bool = False
     access_rules: tuple[AccessRule, ...] = ()  # allow / deny
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)  # limit_req, limit_conn
 
 
 LocationModifier = Literal["", "=", "^~", "~", "~*", "@"]
@@ -388,6 +440,7 @@ class HttpConfig:
     servers: tuple[ServerConfig, ...]
     matches: dict[str, MatchConfig] = field(default_factory=dict)
     log_formats: dict[str, LogFormat] = field(default_factory=dict)
+    limit_zones: dict[str, LimitZone] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

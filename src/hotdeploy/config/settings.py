@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
+from hotdeploy.config import limits
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -43,6 +44,7 @@ class Env:
 
     prefix: str
     log_formats: dict[str, LogFormat]
+    limits: limits.ZoneRegistry = dataclasses.field(default_factory=limits.ZoneRegistry)
 
     def path(self, raw: str) -> str:
         # pid, logs and state files resolve against the prefix (ngx_conf_full_name(.., 0)).
@@ -274,6 +276,13 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _limit(node: Node, level: v.Level, env: Env) -> None:
+    limits.apply(node, level, env.limits)
+
+
+HANDLERS.update(dict.fromkeys(limits.DIRECTIVE_NAMES, _limit))
+
+
 def apply(node: Node, level: v.Level, env: Env) -> bool:
     """Record `node` in `level` if it is a settings directive; False if it is not one."""
     handler = HANDLERS.get(node.name)
@@ -338,6 +347,7 @@ def merge(parent: Effective, level: v.Level) -> Effective:
     proxy_values["hide_headers"] = frozenset(hidden)
     proxy_values["pass_headers"] = frozenset(pass_)
     plain["proxy"] = dataclasses.replace(settings.proxy, **proxy_values)
+    plain["limits"] = limits.merge(settings.limits, level)
     server = dict(parent.server)
     server.update({k[4:]: val for k, val in s.items() if k.startswith("srv.")})
     return Effective(dataclasses.replace(settings, **plain), set_headers, hide, pass_, server)

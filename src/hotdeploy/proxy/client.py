@@ -20,6 +20,7 @@ from hotdeploy.proxy import pages
 from hotdeploy.proxy.access import allowed, real_ip
 from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
+from hotdeploy.proxy.limiting import release as release_limits
 from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.response_head import lower_name
@@ -548,6 +549,8 @@ class ClientConnection(GeneratedResponses):
     def _dispatch(self, req: Request) -> None:
         plan = req.plan
         assert plan is not None
+        if plan.limits is not None and not req.limited and not self._pass_limits(req, plan):
+            return
         rules = plan.settings.access_rules
         if rules and not allowed(req.remote_addr, rules):
             self._log_error("error", f'access forbidden by rule, client: {req.remote_addr}')
@@ -564,6 +567,23 @@ class ClientConnection(GeneratedResponses):
             self._admin(req)
         else:
             self.respond(req, 404)
+
+    def _pass_limits(self, req: Request, plan: Any) -> bool:
+        """limit_req then limit_conn (nginx's preaccess phase), once per request: False when
+        the request was answered (rejected) or is delayed (dispatched again later)."""
+        req.limited = True
+        status, delay = plan.limits.check(req, int(self.loop.time() * 1000), self._log_error)
+        if status:
+            self.respond(req, status)
+            return False
+        if delay:
+            self.loop.call_later(delay / 1000, self._after_delay, req)
+            return False
+        return True
+
+    def _after_delay(self, req: Request) -> None:
+        if not self.closed and self.queue and self.queue[0] is req and not req.status:
+            self._dispatch(req)
 
     def keep_alive_for(self, req: Request) -> bool:
         if (not req.keep_alive or req.close_after or self.shutting_down or self.parser_dead
@@ -591,6 +611,8 @@ class ClientConnection(GeneratedResponses):
         plan = req.plan
         if plan is not None and plan.access_logs:
             self._log_access(req)
+        elif req.limit_conn_held:
+            release_limits(req)
         queue = self.queue
         if queue and queue[0] is req:
             queue.popleft()
@@ -720,6 +742,8 @@ class ClientConnection(GeneratedResponses):
             return
         for writer, render in plan.access_logs:
             writer.write(render(req))
+        if req.limit_conn_held:
+            release_limits(req)  # nginx frees the request (and its counts) after the log line
 
     def _log_error(self, level: str, message: str) -> None:
         self.holder.current.error_log.log(level, message, self.cid)

@@ -83,3 +83,6 @@ class LocationPlan:
     # proxy_buffering off: SO_RCVBUF of new upstream sockets, so that one read stays about
     # proxy_buffer_size (nginx reads into that one buffer); 0 = the kernel's default.
     upstream_rcvbuf: int = 0
+    # limit_req / limit_conn of this location (a proxy.limiting.LocationLimits), or None: the
+    # request path then does nothing more for them.
+    limits: Any = None

@@ -13,12 +13,14 @@ import os
 from hotdeploy import defaults as d
 from hotdeploy.config.model import (
     HttpSettings,
+    LimitZone,
     LocationConfig,
     ServerConfig,
     Template,
     UpstreamConfig,
     Var,
 )
+from hotdeploy.proxy.limiting import LocationLimits, ZoneStates
 from hotdeploy.proxy.logs import LogFiles, compile_format
 from hotdeploy.proxy.plan import REQUEST_DROP, RESPONSE_HOP, LocationPlan
 from hotdeploy.proxy.request import variable_getter
@@ -87,7 +89,8 @@ def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
 
 def build_plan(server: ServerConfig, location: LocationConfig | None,
                upstreams: dict[str, UpstreamConfig], log_files: LogFiles,
-               prefix: str = "") -> LocationPlan:
+               prefix: str = "", zones: ZoneStates | None = None,
+               zone_specs: dict[str, LimitZone] | None = None) -> LocationPlan:
     settings = location.settings if location is not None else server.settings
     kind = "none"
     return_ = location.return_ if location is not None else server.return_
@@ -125,6 +128,9 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.header_limit = proxy.buffer_size
     plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size)
     plan.upstream_rcvbuf = 0 if proxy.buffering else proxy.buffer_size
+    limits = settings.limits
+    if (limits.reqs or limits.conns) and zones is not None and zone_specs is not None:
+        plan.limits = LocationLimits(limits, zone_specs, zones)
     plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
     plan.response_drop = RESPONSE_HOP | plan.hide
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header

@@ -8,6 +8,7 @@ proxy_set_header, add_header, log_format, return and hash keys.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 import uuid
@@ -61,6 +62,12 @@ class Request:  # a config.model.VariableSource
     upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
     body_file: Any = None  # a BodyFile once the body outgrew client_body_buffer_size
     resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    # limit_req / limit_conn (proxy/limiting.py): checked once per request, as nginx's
+    # r->main->limit_*_status; the limit_conn counts held until the request is freed.
+    limited = False
+    limit_req_status = ""
+    limit_conn_status = ""
+    limit_conn_held: tuple[Any, ...] = ()
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -197,6 +204,14 @@ def log_context(req: Request, upstream: str = "") -> str:
     return text
 
 
+def _binary_remote_addr(r: Request) -> str:
+    # The address in binary form (4 or 16 bytes), carried as latin-1 text like every value.
+    try:
+        return ipaddress.ip_address(r.remote_addr).packed.decode("latin-1")
+    except ValueError:
+        return ""
+
+
 def _content_length(r: Request) -> str:
     return r.header("content-length")
 
@@ -245,6 +260,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "connection_requests": lambda r: str(r.conn_requests),
     "content_length": _content_length,
     "content_type": lambda r: r.header("content-type"),
+    "binary_remote_addr": _binary_remote_addr,
+    "limit_req_status": lambda r: r.limit_req_status,
+    "limit_conn_status": lambda r: r.limit_conn_status,
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import MainConfig, ServerConfig, walk_locations
+from hotdeploy.proxy.limiting import ZoneStates
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.planner import build_plan
@@ -29,7 +30,8 @@ ROUTE_CACHE_SIZE = d.ROUTE_PLAN_CACHE_SIZE
 class Runtime:
     def __init__(self, config: MainConfig, router: Any, groups: dict[str, Any],
                  error_log: ErrorLog, log_files: LogFiles,
-                 previous_pools: dict[str, UpstreamPool] | None = None) -> None:
+                 previous_pools: dict[str, UpstreamPool] | None = None,
+                 previous_zones: ZoneStates | None = None) -> None:
         self.config = config
         self.router = router
         self.groups = groups
@@ -46,9 +48,12 @@ class Runtime:
         self._routes: dict[tuple[tuple[str, int], str | None, str], LocationPlan] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.limit_zones = ZoneStates(previous_zones)  # limit_req / limit_conn states
         http = config.http
         if http is None:
             return
+        self.limit_zones.bind(http.limit_zones)
+        zones = (self.limit_zones, http.limit_zones)
         carried = previous_pools if previous_pools is not None else {}
         for name, upstream in http.upstreams.items():
             if upstream.keepalive <= 0:
@@ -64,10 +69,10 @@ class Runtime:
             self.pools[name] = pool
         for server in http.servers:
             self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files,
-                                                config.prefix)
+                                                config.prefix, *zones)
             for location in walk_locations(server.locations):
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
-                                                      log_files, config.prefix)
+                                                      log_files, config.prefix, *zones)
 
     @property
     def logs(self) -> tuple[ErrorLog, LogFiles]:
@@ -233,7 +238,8 @@ def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
     # Pools carried over are removed from `previous.pools`, so `previous.stop()` closes only
     # the pools of upstreams that no longer exist (or lost `keepalive`).
     runtime = Runtime(config, router, groups, error_log, log_files,
-                      previous.pools if previous is not None else None)
+                      previous.pools if previous is not None else None,
+                      previous.limit_zones if previous is not None else None)
     runtime.health_checks = checks
     if previous is not None:
         # Hand the running checker over; `previous.stop()` must then not stop it.
