@@ -114,6 +114,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "limit_conn_status": (_s(_HSL, 1, 1),),
     "limit_conn_log_level": (_s(_HSL, 1, 1),),
     "limit_conn_dry_run": (_s(_HSL, 1, 1),),
+    "stub_status": (_s({LOCATION}, 0, 1),),  # nginx: server too; hotdeploy: location only
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

@@ -390,6 +390,7 @@ class LocationConfig:
     health_checks: tuple[HealthCheckConfig, ...] = ()
     api_write: bool | None = None  # `api [write=on|off];` None = no api here
     metrics: bool = False  # hotdeploy extension `metrics;`: Prometheus exposition
+    stub_status: bool = False  # `stub_status;` (ngx_http_stub_status_module)
     locations: tuple[LocationConfig, ...] = ()  # nested locations
     source: Source | None = None
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from hotdeploy import defaults as d
-from hotdeploy.proxy import pages
+from hotdeploy.proxy import connection_stats, pages
 from hotdeploy.proxy.access import allowed, real_ip
 from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
@@ -116,6 +116,7 @@ class ClientConnection(GeneratedResponses):
         self.transport = transport
         runtime = self.holder.current
         limit = runtime.config.worker_connections
+        self.tracker.accepted += 1
         if self.tracker.count >= limit:
             # nginx: every client and upstream connection takes one of worker_connections;
             # an accept beyond them is logged and the connection closed.
@@ -565,8 +566,17 @@ class ClientConnection(GeneratedResponses):
             self._return(req, plan.return_, None)
         elif kind in ("api", "metrics"):
             self._admin(req)
+        elif kind == "stub_status":
+            self._stub_status(req)
         else:
             self.respond(req, 404)
+
+    def _stub_status(self, req: Request) -> None:
+        if req.method not in ("GET", "HEAD"):
+            self.respond(req, 405)
+            return
+        page = connection_stats.snapshot([self.tracker]).stub_status()
+        self._write_generated(req, 200, page, b"", b"text/plain")
 
     def _pass_limits(self, req: Request, plan: Any) -> bool:
         """limit_req then limit_conn (nginx's preaccess phase), once per request: False when

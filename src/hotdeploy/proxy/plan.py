@@ -44,7 +44,7 @@ class LocationPlan:
     server: ServerConfig
     location: LocationConfig | None
     settings: HttpSettings
-    kind: str  # "proxy" | "return" | "api" | "metrics" | "none"
+    kind: str  # "proxy" | "return" | "api" | "metrics" | "stub_status" | "none"
     prefix: str = ""
     return_: Return | None = None
     upstream: str | None = None

@@ -101,6 +101,8 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             kind = "api"
         elif location.metrics:
             kind = "metrics"
+        elif location.stub_status:
+            kind = "stub_status"
         elif location.proxy_pass is not None:
             kind = "proxy"
     plan = LocationPlan(server=server, location=location, settings=settings, kind=kind,

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
 
 if TYPE_CHECKING:
@@ -212,6 +213,11 @@ def _binary_remote_addr(r: Request) -> str:
         return ""
 
 
+def _connections(state: str) -> str:
+    # stub_status's counters, read off the open connections only when a variable asks.
+    return str(getattr(connection_stats.snapshot(connection_stats.TRACKERS), state))
+
+
 def _content_length(r: Request) -> str:
     return r.header("content-length")
 
@@ -263,6 +269,10 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "binary_remote_addr": _binary_remote_addr,
     "limit_req_status": lambda r: r.limit_req_status,
     "limit_conn_status": lambda r: r.limit_conn_status,
+    "connections_active": lambda r: _connections("active"),
+    "connections_reading": lambda r: _connections("reading"),
+    "connections_writing": lambda r: _connections("writing"),
+    "connections_waiting": lambda r: _connections("waiting"),
 }
 
 
