@@ -22,7 +22,8 @@ http {
         listen 127.0.0.1:{port};
         location = /status { stub_status; }
         location = /vars {
-            return 200 "$connections_active $connections_reading $connections_writing $connections_waiting";
+            return 200
+                "$connections_active $connections_reading $connections_writing $connections_waiting";
         }
         location / { return 204; }
     }

@@ -134,7 +134,8 @@ def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> L
         modifier=loc.modifier,  # type: ignore[arg-type]
         path=loc.path, regex=loc.regex, settings=eff.settings, proxy_pass=pp,
         return_=loc.return_, health_checks=checks, api_write=loc.api_write,
-        metrics=loc.metrics, stub_status=loc.stub_status, locations=tuple(_location(c, eff, r) for c in loc.children),
+        metrics=loc.metrics, stub_status=loc.stub_status,
+        locations=tuple(_location(c, eff, r) for c in loc.children),
         source=loc.node.source,
     )
 
