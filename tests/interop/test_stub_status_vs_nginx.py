@@ -23,7 +23,7 @@ http {
         location = /status { stub_status; }
         location = /vars {
             return 200
-                "$connections_active $connections_reading $connections_writing $connections_waiting";
+            "$connections_active $connections_reading $connections_writing $connections_waiting";
         }
         location / { return 204; }
     }
