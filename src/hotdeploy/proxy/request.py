@@ -86,7 +86,8 @@ class Request:  # a config.model.VariableSource
         # One entry per upstream attempt: (peer, or the upstream's name when no server was
         # available; $upstream_status text; response, connect and header seconds, -1.0 for a
         # phase not reached). The peer's address is formatted only when it is logged.
-        self.attempts: list[tuple[Any, str, float, float, float]] = []
+        # Then the attempt's response body length, bytes received and bytes sent.
+        self.attempts: list[tuple[Any, str, float, float, float, int, int, int]] = []
 
     # ------------------------------------------------------------------ header helpers
     def header(self, lname: str) -> str:
@@ -253,6 +254,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "upstream_response_time": lambda r: ", ".join(f"{a[2]:.3f}" for a in r.attempts),
     "upstream_connect_time": lambda r: ", ".join(_seconds(a[3]) for a in r.attempts),
     "upstream_header_time": lambda r: ", ".join(_seconds(a[4]) for a in r.attempts),
+    "upstream_response_length": lambda r: ", ".join(str(a[5]) for a in r.attempts),
+    "upstream_bytes_received": lambda r: ", ".join(str(a[6]) for a in r.attempts),
+    "upstream_bytes_sent": lambda r: ", ".join(str(a[7]) for a in r.attempts),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),
