@@ -48,6 +48,10 @@ DEFAULT_CLIENT_HEADER_TIMEOUT = 60.0
 DEFAULT_CLIENT_BODY_TIMEOUT = 60.0
 DEFAULT_SEND_TIMEOUT = 60.0
 DEFAULT_KEEPALIVE_TIMEOUT = 75.0
+# lingering_time / lingering_timeout: nginx reads (and drops) what a client still sends after
+# a response that closes the connection, so that its RST does not destroy that response.
+DEFAULT_LINGERING_TIME = 30.0
+DEFAULT_LINGERING_TIMEOUT = 5.0
 DEFAULT_KEEPALIVE_REQUESTS = 1000
 DEFAULT_KEEPALIVE_TIME = 3600.0
 DEFAULT_KEEPALIVE_DISABLE = ("msie6",)

@@ -101,14 +101,15 @@ class Proxy:
 
 def start(kind: str, tmp: Path, conf: str, respond: Callable[[bytes], bytes] | None = None,
           ) -> Proxy:
-    """Start `nginx` or `hotdeploy` with `conf` (fields {port}, {backend}, {prefix})."""
+    """Start `nginx` or `hotdeploy` with `conf` (fields {port}, {port2}, {backend},
+    {prefix}); the second port is `proxy.extra["port2"]`."""
     backend = Backend(respond)
-    port = w.free_port()
+    port, port2 = w.free_port(), w.free_port()
     prefix = tmp / kind
     (prefix / "logs").mkdir(parents=True)
     path = prefix / "nginx.conf"
-    path.write_text(conf.replace("{port}", str(port)).replace("{backend}", str(backend.port))
-                    .replace("{prefix}", str(prefix)))
+    path.write_text(conf.replace("{port}", str(port)).replace("{port2}", str(port2))
+                    .replace("{backend}", str(backend.port)).replace("{prefix}", str(prefix)))
     if kind == "nginx":
         cmd = [NGINX, "-p", f"{prefix}/", "-c", str(path), "-e", str(prefix / "logs/error.log"),
                "-g", "daemon off; master_process off;"]
@@ -124,7 +125,7 @@ def start(kind: str, tmp: Path, conf: str, respond: Callable[[bytes], bytes] | N
         proc.wait(5)
         backend.stop()
         raise
-    return Proxy(kind, port, backend, proc, prefix)
+    return Proxy(kind, port, backend, proc, prefix, {"port2": port2})
 
 
 def pair(tmp: Path, conf: str, respond: Callable[[bytes], bytes] | None = None,

@@ -115,6 +115,13 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "limit_conn_log_level": (_s(_HSL, 1, 1),),
     "limit_conn_dry_run": (_s(_HSL, 1, 1),),
     "stub_status": (_s({LOCATION}, 0, 1),),  # nginx: server too; hotdeploy: location only
+    # --- how connections end, paths (config/connection_handling.py) --------------------------
+    "lingering_close": (_s(_HSL, 1, 1),),
+    "lingering_time": (_s(_HSL, 1, 1),),
+    "lingering_timeout": (_s(_HSL, 1, 1),),
+    "reset_timedout_connection": (_s(_HSL, 1, 1),),
+    "merge_slashes": (_s(_HS, 1, 1),),
+    "open_log_file_cache": (_s(_HSL, 1, 4),),
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

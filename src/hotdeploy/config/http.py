@@ -155,6 +155,7 @@ def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> Ser
                                               d.DEFAULT_LARGE_CLIENT_HEADER_BUFFERS),
         underscores_in_headers=extra.get("underscores_in_headers", False),
         ignore_invalid_headers=extra.get("ignore_invalid_headers", True),
+        merge_slashes=extra.get("merge_slashes", True),
         return_=srv.return_,
         locations=tuple(_location(loc, eff, r) for loc in srv.locations),
         source=srv.node.source,

@@ -254,12 +254,14 @@ class LogFormat:
 
 @dataclass(frozen=True, slots=True)
 class AccessLog:
-    """One `access_log PATH [FORMAT] [buffer=SIZE] [flush=TIME];` (absolute path)."""
+    """One `access_log PATH [FORMAT] [buffer=SIZE] [flush=TIME] [if=CONDITION];` (absolute
+    path)."""
 
     path: str
     format: LogFormat
     buffer: int = 0  # 0 = unbuffered: a line is written when its request completes
     flush: float = 0.0
+    condition: Template | None = None  # `if=`: not logged when it renders "" or "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +376,11 @@ class HttpSettings:
     access_rules: tuple[AccessRule, ...] = ()  # allow / deny
     proxy: ProxySettings = field(default_factory=ProxySettings)
     limits: LimitSettings = field(default_factory=LimitSettings)  # limit_req, limit_conn
+    # How a connection ends (config/connection_handling.py).
+    lingering_close: Literal["off", "on", "always"] = "on"
+    lingering_time: float = d.DEFAULT_LINGERING_TIME
+    lingering_timeout: float = d.DEFAULT_LINGERING_TIMEOUT
+    reset_timedout_connection: bool = False
 
 
 LocationModifier = Literal["", "=", "^~", "~", "~*", "@"]
@@ -430,6 +437,7 @@ class ServerConfig:
     # invalid header lines are dropped while ignore_invalid_headers is on (the default).
     underscores_in_headers: bool = False
     ignore_invalid_headers: bool = True
+    merge_slashes: bool = True  # `merge_slashes`: "//a///b" is "/a/b" for location matching
     return_: Return | None = None  # server-level `return` (runs before location matching)
     locations: tuple[LocationConfig, ...] = ()
     source: Source | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config import limits
+from hotdeploy.config import connection_handling, limits
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -134,7 +134,7 @@ def _access_log(node: Node, level: v.Level, env: Env) -> None:
     fmt = env.log_formats.get(fmt_name)
     if fmt is None:
         raise node.error(f'unknown log format "{fmt_name}"')
-    buffer, flush = 0, 0.0
+    buffer, flush, condition = 0, 0.0, None
     for param in rest:
         key, _, value = param.partition("=")
         if key == "buffer":
@@ -147,9 +147,41 @@ def _access_log(node: Node, level: v.Level, env: Env) -> None:
                 flush = v.parse_time(value)
             except ValueError:
                 raise node.error(f'invalid flush time "{value}"') from None
+        elif key == "if":  # nginx accepts an empty `if=`: nothing is ever logged then
+            condition = compile_template(value, node.source)
         else:
             raise node.error(f'invalid parameter "{param}"')
-    level.append("access_logs", AccessLog(env.path(path), fmt, buffer, flush))
+    level.append("access_logs", AccessLog(env.path(path), fmt, buffer, flush, condition))
+
+
+_OPEN_LOG_FILE_CACHE_PARAMS = ("max", "inactive", "min_uses", "valid")
+
+
+def _open_log_file_cache(node: Node, level: v.Level, env: Env) -> None:
+    """Accepted without effect: nginx caches descriptors of log files whose path has
+    variables, and hotdeploy refuses such paths (every log file stays open anyway). The
+    parameters are checked as nginx checks them."""
+    if node.args == ["off"]:
+        level.set(node, "open_log_file_cache", None)
+        return
+    seen = set()
+    for param in node.args:
+        key, eq, value = param.partition("=")
+        if not eq or key not in _OPEN_LOG_FILE_CACHE_PARAMS or not value:
+            raise node.error(f'invalid "{node.name}" parameter "{param}"')
+        try:
+            if key in ("max", "min_uses"):
+                if not value.isdigit():
+                    raise ValueError
+            else:
+                v.parse_time(value)
+        except ValueError:
+            raise node.error(f'invalid "{node.name}" parameter "{param}"') from None
+        if key != "max" or int(value) > 0:  # nginx: max=0 is no max at all
+            seen.add(key)
+    if "max" not in seen:
+        raise node.error(f'"{node.name}" must have "max" parameter')
+    level.set(node, "open_log_file_cache", None)
 
 
 def _access_rule(node: Node, level: v.Level, env: Env) -> None:
@@ -247,6 +279,7 @@ HANDLERS: dict[str, Handler] = {
     "add_header": _add_header,
     "error_page": _error_page,
     "access_log": _access_log,
+    "open_log_file_cache": _open_log_file_cache,
     "allow": _access_rule,
     "deny": _access_rule,
     "set_real_ip_from": _real_ip_from,
@@ -281,6 +314,8 @@ def _limit(node: Node, level: v.Level, env: Env) -> None:
 
 
 HANDLERS.update(dict.fromkeys(limits.DIRECTIVE_NAMES, _limit))
+HANDLERS.update(dict.fromkeys(connection_handling.DIRECTIVE_NAMES,
+                              lambda node, level, env: connection_handling.apply(node, level)))
 
 
 def apply(node: Node, level: v.Level, env: Env) -> bool:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
+import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from hotdeploy import defaults as d
-from hotdeploy.proxy import connection_stats, pages
+from hotdeploy.proxy import connection_stats, lingering, pages
 from hotdeploy.proxy.access import allowed, real_ip
 from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
@@ -84,6 +86,8 @@ class ClientConnection(GeneratedResponses):
     # only classes whose bases it compiles too (see setup.py).
     rejected = False  # closed at accept: worker_connections exhausted
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
+    timed_out = False  # a client timeout ends this connection
+    merge_slashes = True  # the default server's `merge_slashes` (nginx reads it there too)
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
@@ -139,6 +143,7 @@ class ClientConnection(GeneratedResponses):
         # nginx sizes header buffers and the header timeout from the default server of the
         # listening socket (the virtual server is unknown until Host is read).
         self.header_timeout = server.client_header_timeout
+        self.merge_slashes = server.merge_slashes
         self.line_limit = server.large_client_header_buffers[1]
         self.head_limit = (server.large_client_header_buffers[0]
                            * server.large_client_header_buffers[1]
@@ -288,6 +293,7 @@ class ClientConnection(GeneratedResponses):
         self.timer_kind = ""
         if self.closed:
             return
+        self.timed_out = True  # nginx closes a timed-out connection without lingering
         if kind == "send":
             self._log_error("info", "client timed out (110: Connection timed out) while "
                                     "sending to client")
@@ -296,7 +302,42 @@ class ClientConnection(GeneratedResponses):
         elif kind == "header" and self.cur is not None:
             self.cur.status = 408
             self._log_access(self.cur)
+        if kind != "keepalive" and self._reset_timedout():
+            # reset_timedout_connection on: nginx closes a timed-out request's connection
+            # with an RST (SO_LINGER 0), freeing the socket at once.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_transport(abort=True)
+            return
         self.close_transport(abort=kind == "send")
+
+    def _linger(self) -> bool:
+        """lingering_close: `on` when the client may still be sending (a request being read,
+        requests waiting in line), `always` for every close, `off` never."""
+        req = self.cur if self.cur is not None else (self.queue[0] if self.queue else None)
+        plan = req.plan if req is not None else None
+        if plan is None:
+            settings = self.holder.current.default_server(self.listen_key).settings
+        else:
+            settings = plan.settings
+        mode = settings.lingering_close
+        if mode == "off" or (mode == "on" and req is None) or self.timed_out:
+            return False
+        remaining = -1  # unknown: a chunked body, or requests waiting in line
+        if req is self.cur and req is not None and not req.chunked and req.content_length >= 0:
+            remaining = req.content_length - req.body_size
+        return lingering.start(self, self.transport, self.loop, settings.lingering_time,
+                               settings.lingering_timeout, remaining)
+
+    def _reset_timedout(self) -> bool:
+        req = self.queue[0] if self.queue else self.cur
+        plan = req.plan if req is not None else None
+        if plan is None:
+            settings = self.holder.current.default_server(self.listen_key).settings
+        else:
+            settings = plan.settings
+        return settings.reset_timedout_connection
 
     # ------------------------------------------------------------------ parser callbacks
     def on_message_begin(self) -> None:
@@ -412,7 +453,7 @@ class ClientConnection(GeneratedResponses):
         else:
             path = raw  # no query string (Request.args defaults to "")
         if "%" in path or "/." in path or "//" in path or not path.startswith("/"):
-            normalized = normalize_path(path)
+            normalized = normalize_path(path, self.merge_slashes)
         else:
             normalized = path  # nothing to decode or resolve (normalize_path's fast path)
         if normalized is None or (req.version == "1.1" and not req.host) or req.error:
@@ -457,9 +498,11 @@ class ClientConnection(GeneratedResponses):
 
     def on_body(self, body: bytes) -> None:
         req = self.cur
-        if req is None or req.error:
+        if req is None:
             return
-        req.body_size += len(body)
+        req.body_size += len(body)  # counted even when refused: lingering close reads the rest
+        if req.error:
+            return
         req.request_length += len(body)
         plan = req.plan
         limit = plan.settings.client_max_body_size if plan else 0

@@ -16,7 +16,6 @@ from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import HttpSettings, LocationConfig, Return, ServerConfig, Template
-from hotdeploy.proxy.logs import AccessLogWriter
 
 # Request headers never forwarded as the client sent them: hop-by-hop per RFC 9110 §7.6.1
 # (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), plus
@@ -60,7 +59,8 @@ class LocationPlan:
     add_ok: bytes = b""  # constant add_header lines for ADD_HEADER_CODES
     add_always: bytes = b""  # constant `always` lines
     add_dynamic: tuple[tuple[bytes, Template, bool], ...] = ()
-    access_logs: tuple[tuple[AccessLogWriter, Callable[[Any], bytes]], ...] = ()
+    # (writer, line renderer): an AccessLogWriter, or for `if=` a writer that skips b"".
+    access_logs: tuple[tuple[Any, Callable[[Any], bytes]], ...] = ()
     keepalive_header: bytes = b""
     # Derived once (planner.build_plan), read per response by response_head.client_head:
     response_drop: frozenset[bytes] = RESPONSE_HOP  # hop-by-hop + proxy_hide_header

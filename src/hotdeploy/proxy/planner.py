@@ -9,9 +9,12 @@ reads attributes of the plan.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import (
+    AccessLog,
     HttpSettings,
     LimitZone,
     LocationConfig,
@@ -21,7 +24,7 @@ from hotdeploy.config.model import (
     Var,
 )
 from hotdeploy.proxy.limiting import LocationLimits, ZoneStates
-from hotdeploy.proxy.logs import LogFiles, compile_format
+from hotdeploy.proxy.logs import AccessLogWriter, LogFiles, compile_format
 from hotdeploy.proxy.plan import REQUEST_DROP, RESPONSE_HOP, LocationPlan
 from hotdeploy.proxy.request import variable_getter
 
@@ -87,6 +90,32 @@ def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
             + d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
 
 
+class _WhenNotEmpty:
+    """A writer for an `access_log ... if=` line: the renderer returns b"" when the condition
+    is false, and nothing is written then."""
+
+    def __init__(self, writer: AccessLogWriter) -> None:
+        self.writer = writer
+
+    def write(self, line: bytes) -> None:
+        if line:
+            self.writer.write(line)
+
+
+def _access_log(log: AccessLog, log_files: LogFiles) -> tuple[Any, Callable[[Any], bytes]]:
+    writer = log_files.get(log.path, log.buffer)
+    render = compile_format(log.format, variable_getter)
+    condition = log.condition
+    if condition is None:
+        return writer, render  # no per-request work beyond the line itself
+
+    def conditional(req: Any) -> bytes:
+        value = condition.render(req)
+        return b"" if value in ("", "0") else render(req)
+
+    return _WhenNotEmpty(writer), conditional
+
+
 def build_plan(server: ServerConfig, location: LocationConfig | None,
                upstreams: dict[str, UpstreamConfig], log_files: LogFiles,
                prefix: str = "", zones: ZoneStates | None = None,
@@ -110,9 +139,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.prefix = location.path if location is not None and location.modifier in ("", "^~", "=") \
         else ""
     plan.add_ok, plan.add_always, plan.add_dynamic = _add_headers(settings)
-    plan.access_logs = tuple((log_files.get(log.path, log.buffer),
-                              compile_format(log.format, variable_getter))
-                             for log in settings.access_logs)
+    plan.access_logs = tuple(_access_log(log, log_files) for log in settings.access_logs)
     if settings.keepalive_header_timeout is not None:
         plan.keepalive_header = b"Keep-Alive: timeout=%d\r\n" % int(
             settings.keepalive_header_timeout)
