@@ -26,9 +26,9 @@ IO_TIMEOUT = 5.0
 
 
 class Backend:
-    """Answers `HTTP/1.1 200` (or what `respond` returns for a request head) and closes."""
+    """Answers `HTTP/1.1 200` (or what `respond(head, own port)` returns) and closes."""
 
-    def __init__(self, respond: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(self, respond: Callable[[bytes, int], bytes] | None = None) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -70,14 +70,14 @@ class Backend:
             slow = re.search(r"/slow/(\d+)", path)
             if slow:
                 time.sleep(int(slow.group(1)) / 1000)
-            conn.sendall(self.respond(head))
+            conn.sendall(self.respond(head, self.port))
         except OSError:
             return
         finally:
             conn.close()
 
 
-def default_response(head: bytes) -> bytes:
+def default_response(head: bytes, port: int) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
 
 
@@ -99,7 +99,7 @@ class Proxy:
         w.Proxy.stop(self)  # type: ignore[arg-type]
 
 
-def start(kind: str, tmp: Path, conf: str, respond: Callable[[bytes], bytes] | None = None,
+def start(kind: str, tmp: Path, conf: str, respond: Callable[[bytes, int], bytes] | None = None,
           ) -> Proxy:
     """Start `nginx` or `hotdeploy` with `conf` (fields {port}, {port2}, {backend},
     {prefix}); the second port is `proxy.extra["port2"]`."""
@@ -128,7 +128,7 @@ def start(kind: str, tmp: Path, conf: str, respond: Callable[[bytes], bytes] | N
     return Proxy(kind, port, backend, proc, prefix, {"port2": port2})
 
 
-def pair(tmp: Path, conf: str, respond: Callable[[bytes], bytes] | None = None,
+def pair(tmp: Path, conf: str, respond: Callable[[bytes, int], bytes] | None = None,
          ) -> tuple[Proxy, Proxy]:
     nginx = start("nginx", tmp, conf, respond)
     try:

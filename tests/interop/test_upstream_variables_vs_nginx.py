@@ -36,7 +36,7 @@ http {
 """
 
 
-def _response(head: bytes) -> bytes:
+def _response(head: bytes, port: int) -> bytes:
     return (b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: b\r\nConnection: close\r\n\r\n"
             b"hello world")
 

@@ -103,6 +103,14 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "proxy_hide_header": (_s(_HSL, 1, 1),),
     "proxy_pass_header": (_s(_HSL, 1, 1),),
     "proxy_buffer_size": (_s(_HSL, 1, 1),),
+    # --- response header rewrites, buffers (config/proxy_rewrites.py) ------------------------
+    "proxy_redirect": (_s(_HSL, 1, 2),),
+    "proxy_cookie_domain": (_s(_HSL, 1, 2),),
+    "proxy_cookie_path": (_s(_HSL, 1, 2),),
+    "proxy_ignore_headers": (_s(_HSL, 1, MANY),),
+    "proxy_buffers": (_s(_HSL, 2, 2),),
+    "proxy_busy_buffers_size": (_s(_HSL, 1, 1),),
+    "proxy_max_temp_file_size": (_s(_HSL, 1, 1),),
     # --- limit_req, limit_conn (config/limits.py) ----------------------------------------------
     "limit_req_zone": (_s({HTTP}, 3, 4),),  # 4: NGINX Plus `sync`
     "limit_req": (_s(_HSL, 1, 3),),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
-from hotdeploy.config import settings
+from hotdeploy.config import proxy_rewrites, settings
 from hotdeploy.config import values as v
 from hotdeploy.config.addresses import key_text
 from hotdeploy.config.health import HealthCheckDraft, parse_match
@@ -22,6 +22,7 @@ from hotdeploy.config.model import (
     ProxyPass,
     ServerConfig,
     UpstreamConfig,
+    walk_locations,
 )
 from hotdeploy.config.reader import Node, ReadState
 from hotdeploy.config.servers import ServerDraft, parse_server
@@ -162,6 +163,17 @@ def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> Ser
     )
 
 
+def _check_proxy_buffers(servers: tuple[ServerConfig, ...], node: Node) -> None:
+    """nginx checks the buffer sizes when it merges each server and location into its parent,
+    at the end of `http` (so an http block without servers is never checked)."""
+    levels = [s.settings for s in servers] + [
+        loc.settings for s in servers for loc in walk_locations(s.locations)]
+    for settings_ in levels:
+        problem = proxy_rewrites.check_buffers(settings_.proxy)
+        if problem is not None:
+            raise ConfigError(problem, node.file, node.end_line)
+
+
 def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     assert node.children is not None
     h = _Http(env, state)
@@ -176,6 +188,7 @@ def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     access_log = env.path(d.DEFAULT_ACCESS_LOG_PATH)
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
+    _check_proxy_buffers(servers, node)
     env.limits.check_references()
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
                       log_formats=dict(env.log_formats), limit_zones=dict(env.limits.zones))

@@ -218,6 +218,19 @@ class ProxyPass:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderRewrite:
+    """One proxy_redirect / proxy_cookie_domain / proxy_cookie_path rule: `default` (resolved
+    from the location's proxy_pass), a `prefix` (pattern and replacement may hold variables)
+    or a `regex` whose replacement `pieces` are text and capture numbers."""
+
+    kind: Literal["default", "prefix", "regex"]
+    pattern: Template | None = None
+    replacement: Template | None = None
+    regex: re.Pattern[str] | None = None
+    pieces: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ProxySettings:
     set_headers: tuple[tuple[str, Template], ...] = ()  # merged with nginx's defaults
     http_version: Literal["1.0", "1.1"] = "1.0"
@@ -238,6 +251,14 @@ class ProxySettings:
     hide_headers: frozenset[str] = frozenset(d.DEFAULT_PROXY_HIDE_HEADERS)  # lower-case
     pass_headers: frozenset[str] = frozenset()  # lower-case; removed from hide_headers
     buffer_size: int = d.DEFAULT_PROXY_BUFFER_SIZE
+    # config/proxy_rewrites.py. redirects None: never written, nginx's `default`; (): off.
+    redirects: tuple[HeaderRewrite, ...] | None = None
+    cookie_domains: tuple[HeaderRewrite, ...] = ()
+    cookie_paths: tuple[HeaderRewrite, ...] = ()
+    ignore_headers: frozenset[str] = frozenset()  # lower-case
+    buffers: tuple[int, int] = (d.DEFAULT_PROXY_BUFFERS_NUMBER, d.DEFAULT_PROXY_BUFFERS_SIZE)
+    busy_buffers_size: int = 0  # 0: nginx's default, 2 * proxy_buffer_size
+    max_temp_file_size: int | None = None  # None: nginx's default 1024m
 
 
 # --------------------------------------------------------------------------------------------

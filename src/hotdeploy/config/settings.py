@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config import connection_handling, limits
+from hotdeploy.config import connection_handling, limits, proxy_rewrites
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -162,7 +162,7 @@ def _open_log_file_cache(node: Node, level: v.Level, env: Env) -> None:
     variables, and hotdeploy refuses such paths (every log file stays open anyway). The
     parameters are checked as nginx checks them."""
     if node.args == ["off"]:
-        level.set(node, "open_log_file_cache", None)
+        level.set(node, "ignored.open_log_file_cache", None)
         return
     seen = set()
     for param in node.args:
@@ -181,7 +181,7 @@ def _open_log_file_cache(node: Node, level: v.Level, env: Env) -> None:
             seen.add(key)
     if "max" not in seen:
         raise node.error(f'"{node.name}" must have "max" parameter')
-    level.set(node, "open_log_file_cache", None)
+    level.set(node, "ignored.open_log_file_cache", None)
 
 
 def _access_rule(node: Node, level: v.Level, env: Env) -> None:
@@ -234,14 +234,9 @@ def _header_list(key: str) -> Handler:
 
 
 def _proxy_buffer_size(node: Node, level: v.Level, env: Env) -> None:
-    size = v.size(node)
-    # nginx derives proxy_busy_buffers_size = 2 * proxy_buffer_size and requires it to fit in
-    # the default `proxy_buffers 8 4k` minus one buffer; hotdeploy has no proxy_buffers, so
-    # it keeps nginx's limit to accept exactly the files nginx accepts.
-    if 2 * size > (d.DEFAULT_PROXY_BUFFERS_NUMBER - 1) * d.DEFAULT_PROXY_BUFFERS_SIZE:
-        raise node.error('"proxy_busy_buffers_size" must be less than the size of all '
-                         '"proxy_buffers" minus one buffer')
-    level.set(node, "proxy.buffer_size", size)
+    # Checked against proxy_buffers and proxy_busy_buffers_size once merged
+    # (proxy_rewrites.check_buffers), as nginx does.
+    level.set(node, "proxy.buffer_size", v.size(node))
 
 
 def _ignored(node: Node, level: v.Level, env: Env) -> None:
@@ -314,6 +309,8 @@ def _limit(node: Node, level: v.Level, env: Env) -> None:
 
 
 HANDLERS.update(dict.fromkeys(limits.DIRECTIVE_NAMES, _limit))
+HANDLERS.update(dict.fromkeys(proxy_rewrites.DIRECTIVE_NAMES,
+                              lambda node, level, env: proxy_rewrites.apply(node, level)))
 HANDLERS.update(dict.fromkeys(connection_handling.DIRECTIVE_NAMES,
                               lambda node, level, env: connection_handling.apply(node, level)))
 
@@ -381,6 +378,7 @@ def merge(parent: Effective, level: v.Level) -> Effective:
     hidden = (set(d.DEFAULT_PROXY_HIDE_HEADERS) | set(hide)) - set(pass_)
     proxy_values["hide_headers"] = frozenset(hidden)
     proxy_values["pass_headers"] = frozenset(pass_)
+    proxy_values.update(proxy_rewrites.merge_values(level))
     plain["proxy"] = dataclasses.replace(settings.proxy, **proxy_values)
     plain["limits"] = limits.merge(settings.limits, level)
     server = dict(parent.server)

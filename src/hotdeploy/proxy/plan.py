@@ -86,3 +86,6 @@ class LocationPlan:
     # limit_req / limit_conn of this location (a proxy.limiting.LocationLimits), or None: the
     # request path then does nothing more for them.
     limits: Any = None
+    # proxy_redirect / proxy_cookie_* rules (a proxy.header_rewrite.LocationRewrites) or None;
+    # the headers they rewrite are in response_drop, so only responses with them pay.
+    rewrites: Any = None

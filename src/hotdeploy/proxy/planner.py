@@ -23,6 +23,7 @@ from hotdeploy.config.model import (
     UpstreamConfig,
     Var,
 )
+from hotdeploy.proxy import header_rewrite
 from hotdeploy.proxy.limiting import LocationLimits, ZoneStates
 from hotdeploy.proxy.logs import AccessLogWriter, LogFiles, compile_format
 from hotdeploy.proxy.plan import REQUEST_DROP, RESPONSE_HOP, LocationPlan
@@ -76,7 +77,10 @@ def _add_headers(settings: HttpSettings) -> tuple[bytes, bytes, tuple]:
     return b"".join(ok), b"".join(always), tuple(dynamic)
 
 
-def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
+def response_buffer_limit(buffering: bool, buffer_size: int,
+                          buffers: tuple[int, int] = (d.DEFAULT_PROXY_BUFFERS_NUMBER,
+                                                      d.DEFAULT_PROXY_BUFFERS_SIZE),
+                          busy: int = 0) -> int:
     """Response bytes held in memory before reading from the upstream pauses.
 
     `proxy_buffering off`: nginx holds at most one `proxy_buffer_size` buffer and passes data
@@ -86,8 +90,7 @@ def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
     """
     if not buffering:
         return buffer_size
-    return (d.DEFAULT_PROXY_BUFFERS_NUMBER * d.DEFAULT_PROXY_BUFFERS_SIZE
-            + d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
+    return buffers[0] * buffers[1] + (busy or d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
 
 
 class _WhenNotEmpty:
@@ -155,13 +158,20 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
         prefix, d.DEFAULT_CLIENT_BODY_TEMP_PATH)
     plan.body_temp_levels = settings.client_body_temp_levels
     plan.header_limit = proxy.buffer_size
-    plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size)
+    plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size,
+                                                 proxy.buffers, proxy.busy_buffers_size)
     plan.upstream_rcvbuf = 0 if proxy.buffering else proxy.buffer_size
     limits = settings.limits
     if (limits.reqs or limits.conns) and zones is not None and zone_specs is not None:
         plan.limits = LocationLimits(limits, zone_specs, zones)
     plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
     plan.response_drop = RESPONSE_HOP | plan.hide
+    if kind == "proxy":
+        rewrites = header_rewrite.build(proxy, location)
+        if rewrites is not None:
+            rewrites.names = rewrites.names - plan.hide  # a hidden header is not sent at all
+            plan.rewrites = rewrites
+            plan.response_drop = plan.response_drop | rewrites.names
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
     plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
