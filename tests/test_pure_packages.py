@@ -21,6 +21,7 @@ PURE = [
     "hotdeploy.upstream.health", "hotdeploy.upstream.passive", "hotdeploy.upstream.slow_start",
     "hotdeploy.proxy.retry", "hotdeploy.proxy.rewrite", "hotdeploy.proxy.redirect",
     "hotdeploy.config.script", "hotdeploy.config.maps",
+    "hotdeploy.proxy.limit_req", "hotdeploy.proxy.limit_conn",
     "hotdeploy.orchestrator.planner", "hotdeploy.orchestrator.steps",
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",

@@ -14,6 +14,9 @@ DEFAULT_PID_PATH = "logs/nginx.pid"  # nginx: relative to the prefix
 DEFAULT_ERROR_LOG_PATH = "logs/error.log"
 DEFAULT_ACCESS_LOG_PATH = "logs/access.log"
 DEFAULT_ERROR_LOG_LEVEL = "error"
+# limit_req_status / limit_conn_status and their log levels (nginx's defaults).
+DEFAULT_LIMIT_STATUS = 503
+DEFAULT_LIMIT_LOG_LEVEL = "error"
 DEFAULT_DAEMON = True
 DEFAULT_WORKER_PROCESSES = 1
 DEFAULT_WORKER_CONNECTIONS = 512
@@ -49,6 +52,10 @@ DEFAULT_CLIENT_HEADER_TIMEOUT = 60.0
 DEFAULT_CLIENT_BODY_TIMEOUT = 60.0
 DEFAULT_SEND_TIMEOUT = 60.0
 DEFAULT_KEEPALIVE_TIMEOUT = 75.0
+# lingering_time / lingering_timeout: nginx reads (and drops) what a client still sends after
+# a response that closes the connection, so that its RST does not destroy that response.
+DEFAULT_LINGERING_TIME = 30.0
+DEFAULT_LINGERING_TIMEOUT = 5.0
 DEFAULT_KEEPALIVE_REQUESTS = 1000
 DEFAULT_KEEPALIVE_TIME = 3600.0
 DEFAULT_KEEPALIVE_DISABLE = ("msie6",)

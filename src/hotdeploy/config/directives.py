@@ -126,6 +126,33 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
        for name in ("proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify",
                     "proxy_ssl_verify_depth", "proxy_ssl_trusted_certificate",
                     "proxy_ssl_protocols", "proxy_ssl_ciphers", "proxy_ssl_session_reuse")},
+    # --- response header rewrites, buffers (config/proxy_rewrites.py) ------------------------
+    "proxy_redirect": (_s(_HSL, 1, 2),),
+    "proxy_cookie_domain": (_s(_HSL, 1, 2),),
+    "proxy_cookie_path": (_s(_HSL, 1, 2),),
+    "proxy_ignore_headers": (_s(_HSL, 1, MANY),),
+    "proxy_buffers": (_s(_HSL, 2, 2),),
+    "proxy_busy_buffers_size": (_s(_HSL, 1, 1),),
+    "proxy_max_temp_file_size": (_s(_HSL, 1, 1),),
+    # --- limit_req, limit_conn (config/limits.py) ----------------------------------------------
+    "limit_req_zone": (_s({HTTP}, 3, 4),),  # 4: NGINX Plus `sync`
+    "limit_req": (_s(_HSL, 1, 3),),
+    "limit_req_status": (_s(_HSL, 1, 1),),
+    "limit_req_log_level": (_s(_HSL, 1, 1),),
+    "limit_req_dry_run": (_s(_HSL, 1, 1),),
+    "limit_conn_zone": (_s({HTTP}, 2, 2),),
+    "limit_conn": (_s(_HSL, 2, 2),),
+    "limit_conn_status": (_s(_HSL, 1, 1),),
+    "limit_conn_log_level": (_s(_HSL, 1, 1),),
+    "limit_conn_dry_run": (_s(_HSL, 1, 1),),
+    "stub_status": (_s({LOCATION}, 0, 1),),  # nginx: server too; hotdeploy: location only
+    # --- how connections end, paths (config/connection_handling.py) --------------------------
+    "lingering_close": (_s(_HSL, 1, 1),),
+    "lingering_time": (_s(_HSL, 1, 1),),
+    "lingering_timeout": (_s(_HSL, 1, 1),),
+    "reset_timedout_connection": (_s(_HSL, 1, 1),),
+    "merge_slashes": (_s(_HS, 1, 1),),
+    "open_log_file_cache": (_s(_HSL, 1, 4),),
     # --- upstream ----------------------------------------------------------------------------
     "upstream": (_b({HTTP}, 1, 1, UPSTREAM),),
     "least_conn": (_s({UPSTREAM}, 0, 0),),

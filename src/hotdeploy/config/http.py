@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
-from hotdeploy.config import settings, tls
+from hotdeploy.config import proxy_rewrites, settings, tls
 from hotdeploy.config import values as v
 from hotdeploy.config.addresses import key_text
 from hotdeploy.config.health import HealthCheckDraft, parse_match
@@ -27,6 +27,7 @@ from hotdeploy.config.model import (
     Return,
     ServerConfig,
     UpstreamConfig,
+    walk_locations,
 )
 from hotdeploy.config.reader import Node, ReadState
 from hotdeploy.config.regex import python_flags, to_python
@@ -194,7 +195,8 @@ def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> L
         modifier=loc.modifier,  # type: ignore[arg-type]
         path=loc.path, regex=loc.regex, settings=eff.settings, proxy_pass=pp,
         return_=return_, health_checks=checks, api_write=loc.api_write,
-        metrics=loc.metrics, locations=tuple(_location(c, eff, r) for c in loc.children),
+        metrics=loc.metrics, stub_status=loc.stub_status,
+        locations=tuple(_location(c, eff, r) for c in loc.children),
         rewrites=script, source=loc.node.source,
     )
 
@@ -231,12 +233,24 @@ def _server(srv: ServerDraft, http_eff: settings.Effective, r: _Resolver) -> Ser
                                               d.DEFAULT_LARGE_CLIENT_HEADER_BUFFERS),
         underscores_in_headers=extra.get("underscores_in_headers", False),
         ignore_invalid_headers=extra.get("ignore_invalid_headers", True),
+        merge_slashes=extra.get("merge_slashes", True),
         return_=return_,
         rewrites=script,
         locations=tuple(_location(loc, eff, r) for loc in srv.locations),
         source=srv.node.source,
         tls=tls.server_tls(extra),
     )
+
+
+def _check_proxy_buffers(servers: tuple[ServerConfig, ...], node: Node) -> None:
+    """nginx checks the buffer sizes when it merges each server and location into its parent,
+    at the end of `http` (so an http block without servers is never checked)."""
+    levels = [s.settings for s in servers] + [
+        loc.settings for s in servers for loc in walk_locations(s.locations)]
+    for settings_ in levels:
+        problem = proxy_rewrites.check_buffers(settings_.proxy)
+        if problem is not None:
+            raise ConfigError(problem, node.file, node.end_line)
 
 
 def parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
@@ -260,6 +274,9 @@ def _parse_http(node: Node, env: settings.Env, state: ReadState) -> HttpConfig:
     http_eff = settings.merge(settings.root(access_log, env.log_formats), h.level)
     servers = tuple(_server(s, http_eff, resolver) for s in h.servers)
     tls.check_ssl_listens(servers)
+    _check_proxy_buffers(servers, node)
+    env.limits.check_references()
     return HttpConfig(upstreams=h.upstreams, servers=servers, matches=h.matches,
                       log_formats=dict(env.log_formats), maps=h.maps,
-                      set_variables=set_names(node.children))
+                      set_variables=set_names(node.children),
+                      limit_zones=dict(env.limits.zones))

@@ -46,6 +46,7 @@ class LocationDraft:
     health_checks: list[HealthCheckDraft] = field(default_factory=list)
     api_write: bool | None = None
     metrics: bool = False
+    stub_status: bool = False
     children: list[LocationDraft] = field(default_factory=list)
 
 
@@ -125,6 +126,9 @@ def _location_directive(child: Node, loc: LocationDraft, env: settings.Env) -> N
         if loc.metrics:
             raise v.duplicate_error(child)
         loc.metrics = True
+    elif child.name == "stub_status":
+        # nginx 1.7.5+ takes no argument; the old `stub_status on|off` is still accepted.
+        loc.stub_status = True
     elif not settings.apply(child, loc.level, env):
         raise child.error(f'"{child.name}" directive is not allowed here')
 

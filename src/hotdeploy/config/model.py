@@ -220,6 +220,19 @@ class ProxyPass:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderRewrite:
+    """One proxy_redirect / proxy_cookie_domain / proxy_cookie_path rule: `default` (resolved
+    from the location's proxy_pass), a `prefix` (pattern and replacement may hold variables)
+    or a `regex` whose replacement `pieces` are text and capture numbers."""
+
+    kind: Literal["default", "prefix", "regex"]
+    pattern: Template | None = None
+    replacement: Template | None = None
+    regex: re.Pattern[str] | None = None
+    pieces: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ProxySettings:
     set_headers: tuple[tuple[str, Template], ...] = ()  # merged with nginx's defaults
     http_version: Literal["1.0", "1.1"] = "1.0"
@@ -240,6 +253,14 @@ class ProxySettings:
     hide_headers: frozenset[str] = frozenset(d.DEFAULT_PROXY_HIDE_HEADERS)  # lower-case
     pass_headers: frozenset[str] = frozenset()  # lower-case; removed from hide_headers
     buffer_size: int = d.DEFAULT_PROXY_BUFFER_SIZE
+    # config/proxy_rewrites.py. redirects None: never written, nginx's `default`; (): off.
+    redirects: tuple[HeaderRewrite, ...] | None = None
+    cookie_domains: tuple[HeaderRewrite, ...] = ()
+    cookie_paths: tuple[HeaderRewrite, ...] = ()
+    ignore_headers: frozenset[str] = frozenset()  # lower-case
+    buffers: tuple[int, int] = (d.DEFAULT_PROXY_BUFFERS_NUMBER, d.DEFAULT_PROXY_BUFFERS_SIZE)
+    busy_buffers_size: int = 0  # 0: nginx's default, 2 * proxy_buffer_size
+    max_temp_file_size: int | None = None  # None: nginx's default 1024m
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,18 +277,71 @@ class LogFormat:
 
 @dataclass(frozen=True, slots=True)
 class AccessLog:
-    """One `access_log PATH [FORMAT] [buffer=SIZE] [flush=TIME];` (absolute path)."""
+    """One `access_log PATH [FORMAT] [buffer=SIZE] [flush=TIME] [if=CONDITION];` (absolute
+    path)."""
 
     path: str
     format: LogFormat
     buffer: int = 0  # 0 = unbuffered: a line is written when its request completes
     flush: float = 0.0
+    condition: Template | None = None  # `if=`: not logged when it renders "" or "0"
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorLog:
     path: str  # absolute, or "stderr"
     level: str = d.DEFAULT_ERROR_LOG_LEVEL
+
+
+# --------------------------------------------------------------------------------------------
+# Request limits (ngx_http_limit_req_module, ngx_http_limit_conn_module)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LimitZone:
+    """`limit_req_zone KEY zone=NAME:SIZE rate=R;` or `limit_conn_zone KEY zone=NAME:SIZE;`.
+
+    `rate` is nginx's ctx->rate: milli-requests per second (`10r/s` -> 10000, `30r/m` -> 500);
+    0 for a limit_conn zone. Zones share one namespace, as nginx's shared memory zones do."""
+
+    kind: Literal["req", "conn"]
+    name: str
+    key: Template
+    size: int
+    rate: int = 0
+    sync: bool = False  # NGINX Plus `sync`
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReq:
+    """`limit_req zone=NAME [burst=N] [nodelay | delay=N];` burst and delay in milli-requests
+    (nginx multiplies both by 1000); nodelay is an unbounded delay threshold."""
+
+    zone: str
+    burst: int = 0
+    delay: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConn:
+    """`limit_conn NAME N;`"""
+
+    zone: str
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    reqs: tuple[LimitReq, ...] = ()
+    req_status: int = d.DEFAULT_LIMIT_STATUS
+    req_log_level: str = d.DEFAULT_LIMIT_LOG_LEVEL
+    req_dry_run: bool = False
+    conns: tuple[LimitConn, ...] = ()
+    conn_status: int = d.DEFAULT_LIMIT_STATUS
+    conn_log_level: str = d.DEFAULT_LIMIT_LOG_LEVEL
+    conn_dry_run: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,6 +400,12 @@ class HttpSettings:
     rewrite_log: bool = False  # notice-level lines for the rewrite module's matches
     uninitialized_variable_warn: bool = True  # warn when an unassigned `set` variable is read
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)  # limit_req, limit_conn
+    # How a connection ends (config/connection_handling.py).
+    lingering_close: Literal["off", "on", "always"] = "on"
+    lingering_time: float = d.DEFAULT_LINGERING_TIME
+    lingering_timeout: float = d.DEFAULT_LINGERING_TIMEOUT
+    reset_timedout_connection: bool = False
 
 
 LocationModifier = Literal["", "=", "^~", "~", "~*", "@"]
@@ -342,6 +422,7 @@ class LocationConfig:
     health_checks: tuple[HealthCheckConfig, ...] = ()
     api_write: bool | None = None  # `api [write=on|off];` None = no api here
     metrics: bool = False  # hotdeploy extension `metrics;`: Prometheus exposition
+    stub_status: bool = False  # `stub_status;` (ngx_http_stub_status_module)
     locations: tuple[LocationConfig, ...] = ()  # nested locations
     # The rewrite module's directives (config.script.Script), None when there are none or
     # when `return_` alone says everything (a request then takes the path it always took).
@@ -386,6 +467,7 @@ class ServerConfig:
     # invalid header lines are dropped while ignore_invalid_headers is on (the default).
     underscores_in_headers: bool = False
     ignore_invalid_headers: bool = True
+    merge_slashes: bool = True  # `merge_slashes`: "//a///b" is "/a/b" for location matching
     return_: Return | None = None  # server-level `return` (runs before location matching)
     # Server-level rewrite module directives (config.script.Script, nginx's SERVER_REWRITE
     # phase, before location matching); None when there are none beyond `return_`.
@@ -403,6 +485,7 @@ class HttpConfig:
     log_formats: dict[str, LogFormat] = field(default_factory=dict)
     maps: dict[str, Any] = field(default_factory=dict)  # target name -> config.script.MapConfig
     set_variables: frozenset[str] = frozenset()  # names some `set` assigns (rewrite module)
+    limit_zones: dict[str, LimitZone] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

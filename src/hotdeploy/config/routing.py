@@ -251,9 +251,10 @@ def _percent_decode(path: str) -> str | None:
     return raw.decode("utf-8", errors="surrogateescape")
 
 
-def normalize_uri(raw_path: str) -> str | None:
+def normalize_uri(raw_path: str, merge_slashes: bool = True) -> str | None:
     """nginx's ngx_http_parse_complex_uri: the decoded, normalized path, or None when the
-    request is invalid (bad escape, NUL, not absolute, or `..` above the root: 400)."""
+    request is invalid (bad escape, NUL, not absolute, or `..` above the root: 400).
+    `merge_slashes off` keeps empty segments ("//a" stays "//a")."""
     path = raw_path.partition("?")[0]
     if not path.startswith("/"):
         return None
@@ -263,7 +264,7 @@ def normalize_uri(raw_path: str) -> str | None:
     out: list[str] = []
     segments = decoded.split("/")
     for seg in segments[1:-1]:
-        if seg in ("", "."):
+        if seg == "." or (seg == "" and merge_slashes):
             continue  # merge_slashes on; "/./" is "/"
         if seg == "..":
             if not out:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config import tls_directives
+from hotdeploy.config import connection_handling, limits, proxy_rewrites, tls_directives
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -44,6 +44,7 @@ class Env:
 
     prefix: str
     log_formats: dict[str, LogFormat]
+    limits: limits.ZoneRegistry = dataclasses.field(default_factory=limits.ZoneRegistry)
 
     def path(self, raw: str) -> str:
         # pid, logs and state files resolve against the prefix (ngx_conf_full_name(.., 0)).
@@ -133,7 +134,7 @@ def _access_log(node: Node, level: v.Level, env: Env) -> None:
     fmt = env.log_formats.get(fmt_name)
     if fmt is None:
         raise node.error(f'unknown log format "{fmt_name}"')
-    buffer, flush = 0, 0.0
+    buffer, flush, condition = 0, 0.0, None
     for param in rest:
         key, _, value = param.partition("=")
         if key == "buffer":
@@ -146,9 +147,41 @@ def _access_log(node: Node, level: v.Level, env: Env) -> None:
                 flush = v.parse_time(value)
             except ValueError:
                 raise node.error(f'invalid flush time "{value}"') from None
+        elif key == "if":  # nginx accepts an empty `if=`: nothing is ever logged then
+            condition = compile_template(value, node.source)
         else:
             raise node.error(f'invalid parameter "{param}"')
-    level.append("access_logs", AccessLog(env.path(path), fmt, buffer, flush))
+    level.append("access_logs", AccessLog(env.path(path), fmt, buffer, flush, condition))
+
+
+_OPEN_LOG_FILE_CACHE_PARAMS = ("max", "inactive", "min_uses", "valid")
+
+
+def _open_log_file_cache(node: Node, level: v.Level, env: Env) -> None:
+    """Accepted without effect: nginx caches descriptors of log files whose path has
+    variables, and hotdeploy refuses such paths (every log file stays open anyway). The
+    parameters are checked as nginx checks them."""
+    if node.args == ["off"]:
+        level.set(node, "ignored.open_log_file_cache", None)
+        return
+    seen = set()
+    for param in node.args:
+        key, eq, value = param.partition("=")
+        if not eq or key not in _OPEN_LOG_FILE_CACHE_PARAMS or not value:
+            raise node.error(f'invalid "{node.name}" parameter "{param}"')
+        try:
+            if key in ("max", "min_uses"):
+                if not value.isdigit():
+                    raise ValueError
+            else:
+                v.parse_time(value)
+        except ValueError:
+            raise node.error(f'invalid "{node.name}" parameter "{param}"') from None
+        if key != "max" or int(value) > 0:  # nginx: max=0 is no max at all
+            seen.add(key)
+    if "max" not in seen:
+        raise node.error(f'"{node.name}" must have "max" parameter')
+    level.set(node, "ignored.open_log_file_cache", None)
 
 
 def _access_rule(node: Node, level: v.Level, env: Env) -> None:
@@ -201,14 +234,9 @@ def _header_list(key: str) -> Handler:
 
 
 def _proxy_buffer_size(node: Node, level: v.Level, env: Env) -> None:
-    size = v.size(node)
-    # nginx derives proxy_busy_buffers_size = 2 * proxy_buffer_size and requires it to fit in
-    # the default `proxy_buffers 8 4k` minus one buffer; hotdeploy has no proxy_buffers, so
-    # it keeps nginx's limit to accept exactly the files nginx accepts.
-    if 2 * size > (d.DEFAULT_PROXY_BUFFERS_NUMBER - 1) * d.DEFAULT_PROXY_BUFFERS_SIZE:
-        raise node.error('"proxy_busy_buffers_size" must be less than the size of all '
-                         '"proxy_buffers" minus one buffer')
-    level.set(node, "proxy.buffer_size", size)
+    # Checked against proxy_buffers and proxy_busy_buffers_size once merged
+    # (proxy_rewrites.check_buffers), as nginx does.
+    level.set(node, "proxy.buffer_size", v.size(node))
 
 
 def _ignored(node: Node, level: v.Level, env: Env) -> None:
@@ -246,6 +274,7 @@ HANDLERS: dict[str, Handler] = {
     "add_header": _add_header,
     "error_page": _error_page,
     "access_log": _access_log,
+    "open_log_file_cache": _open_log_file_cache,
     "allow": _access_rule,
     "deny": _access_rule,
     "set_real_ip_from": _real_ip_from,
@@ -278,6 +307,15 @@ HANDLERS: dict[str, Handler] = {
 
 
 HANDLERS.update(tls_directives.HANDLERS)
+def _limit(node: Node, level: v.Level, env: Env) -> None:
+    limits.apply(node, level, env.limits)
+
+
+HANDLERS.update(dict.fromkeys(limits.DIRECTIVE_NAMES, _limit))
+HANDLERS.update(dict.fromkeys(proxy_rewrites.DIRECTIVE_NAMES,
+                              lambda node, level, env: proxy_rewrites.apply(node, level)))
+HANDLERS.update(dict.fromkeys(connection_handling.DIRECTIVE_NAMES,
+                              lambda node, level, env: connection_handling.apply(node, level)))
 
 
 def apply(node: Node, level: v.Level, env: Env) -> bool:
@@ -343,7 +381,9 @@ def merge(parent: Effective, level: v.Level) -> Effective:
     hidden = (set(d.DEFAULT_PROXY_HIDE_HEADERS) | set(hide)) - set(pass_)
     proxy_values["hide_headers"] = frozenset(hidden)
     proxy_values["pass_headers"] = frozenset(pass_)
+    proxy_values.update(proxy_rewrites.merge_values(level))
     plain["proxy"] = dataclasses.replace(settings.proxy, **proxy_values)
+    plain["limits"] = limits.merge(settings.limits, level)
     server = dict(parent.server)
     server.update({k[4:]: val for k, val in s.items() if k.startswith("srv.")})
     return Effective(dataclasses.replace(settings, **plain), set_headers, hide, pass_, server)

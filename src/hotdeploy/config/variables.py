@@ -25,6 +25,10 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "upstream_connect_time", "upstream_header_time", "status", "body_bytes_sent", "bytes_sent",
         "time_local", "time_iso8601", "msec", "pid", "nginx_version", "server_name", "connection",
         "connection_requests", "content_length", "content_type", "realip_remote_addr",
+        # limits (proxy/limiting.py), stub_status, the rest of nginx's $upstream_* family:
+        "binary_remote_addr", "limit_req_status", "limit_conn_status", "connections_active",
+        "connections_reading", "connections_writing", "connections_waiting",
+        "upstream_response_length", "upstream_bytes_received", "upstream_bytes_sent",
     )
 ) | TLS_VARIABLE_NAMES
 

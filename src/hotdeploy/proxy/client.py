@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
+import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from hotdeploy import defaults as d
-from hotdeploy.proxy import pages
+from hotdeploy.proxy import connection_stats, lingering, pages
 from hotdeploy.proxy.access import allowed, real_ip
 from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
+from hotdeploy.proxy.limiting import release as release_limits
 from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.response_head import lower_name
@@ -88,6 +91,8 @@ class ClientConnection(GeneratedResponses):
     tls_port = False
     ssl_object: Any = None
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
+    timed_out = False  # a client timeout ends this connection
+    merge_slashes = True  # the default server's `merge_slashes` (nginx reads it there too)
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
@@ -124,6 +129,7 @@ class ClientConnection(GeneratedResponses):
         self.transport = transport
         runtime = self.holder.current
         limit = runtime.config.worker_connections
+        self.tracker.accepted += 1
         if self.tracker.count >= limit:
             # nginx: every client and upstream connection takes one of worker_connections;
             # an accept beyond them is logged and the connection closed.
@@ -148,6 +154,7 @@ class ClientConnection(GeneratedResponses):
         # nginx sizes header buffers and the header timeout from the default server of the
         # listening socket (the virtual server is unknown until Host is read).
         self.header_timeout = server.client_header_timeout
+        self.merge_slashes = server.merge_slashes
         self.line_limit = server.large_client_header_buffers[1]
         self.head_limit = (server.large_client_header_buffers[0]
                            * server.large_client_header_buffers[1]
@@ -303,6 +310,7 @@ class ClientConnection(GeneratedResponses):
         self.timer_kind = ""
         if self.closed:
             return
+        self.timed_out = True  # nginx closes a timed-out connection without lingering
         if kind == "send":
             self._log_error("info", "client timed out (110: Connection timed out) while "
                                     "sending to client")
@@ -311,7 +319,42 @@ class ClientConnection(GeneratedResponses):
         elif kind == "header" and self.cur is not None:
             self.cur.status = 408
             self._log_access(self.cur)
+        if kind != "keepalive" and self._reset_timedout():
+            # reset_timedout_connection on: nginx closes a timed-out request's connection
+            # with an RST (SO_LINGER 0), freeing the socket at once.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_transport(abort=True)
+            return
         self.close_transport(abort=kind == "send")
+
+    def _linger(self) -> bool:
+        """lingering_close: `on` when the client may still be sending (a request being read,
+        requests waiting in line), `always` for every close, `off` never."""
+        req = self.cur if self.cur is not None else (self.queue[0] if self.queue else None)
+        plan = req.plan if req is not None else None
+        if plan is None:
+            settings = self.holder.current.default_server(self.listen_key).settings
+        else:
+            settings = plan.settings
+        mode = settings.lingering_close
+        if mode == "off" or (mode == "on" and req is None) or self.timed_out:
+            return False
+        remaining = -1  # unknown: a chunked body, or requests waiting in line
+        if req is self.cur and req is not None and not req.chunked and req.content_length >= 0:
+            remaining = req.content_length - req.body_size
+        return lingering.start(self, self.transport, self.loop, settings.lingering_time,
+                               settings.lingering_timeout, remaining)
+
+    def _reset_timedout(self) -> bool:
+        req = self.queue[0] if self.queue else self.cur
+        plan = req.plan if req is not None else None
+        if plan is None:
+            settings = self.holder.current.default_server(self.listen_key).settings
+        else:
+            settings = plan.settings
+        return settings.reset_timedout_connection
 
     # ------------------------------------------------------------------ parser callbacks
     def on_message_begin(self) -> None:
@@ -429,7 +472,7 @@ class ClientConnection(GeneratedResponses):
         else:
             path = raw  # no query string (Request.args defaults to "")
         if "%" in path or "/." in path or "//" in path or not path.startswith("/"):
-            normalized = normalize_path(path)
+            normalized = normalize_path(path, self.merge_slashes)
         else:
             normalized = path  # nothing to decode or resolve (normalize_path's fast path)
         if normalized is None or (req.version == "1.1" and not req.host) or req.error:
@@ -501,9 +544,11 @@ class ClientConnection(GeneratedResponses):
 
     def on_body(self, body: bytes) -> None:
         req = self.cur
-        if req is None or req.error:
+        if req is None:
             return
-        req.body_size += len(body)
+        req.body_size += len(body)  # counted even when refused: lingering close reads the rest
+        if req.error:
+            return
         req.request_length += len(body)
         plan = req.plan
         limit = plan.settings.client_max_body_size if plan else 0
@@ -594,6 +639,8 @@ class ClientConnection(GeneratedResponses):
     def _dispatch(self, req: Request) -> None:
         plan = req.plan
         assert plan is not None
+        if plan.limits is not None and not req.limited and not self._pass_limits(req, plan):
+            return
         rules = plan.settings.access_rules
         if rules and not allowed(req.remote_addr, rules):
             self._log_error("error", f'access forbidden by rule, client: {req.remote_addr}')
@@ -610,8 +657,34 @@ class ClientConnection(GeneratedResponses):
             self._return(req, req.script_return, None)
         elif kind in ("api", "metrics"):
             self._admin(req)
+        elif kind == "stub_status":
+            self._stub_status(req)
         else:
             self.respond(req, 404)
+
+    def _stub_status(self, req: Request) -> None:
+        if req.method not in ("GET", "HEAD"):
+            self.respond(req, 405)
+            return
+        page = connection_stats.snapshot([self.tracker]).stub_status()
+        self._write_generated(req, 200, page, b"", b"text/plain")
+
+    def _pass_limits(self, req: Request, plan: Any) -> bool:
+        """limit_req then limit_conn (nginx's preaccess phase), once per request: False when
+        the request was answered (rejected) or is delayed (dispatched again later)."""
+        req.limited = True
+        status, delay = plan.limits.check(req, int(self.loop.time() * 1000), self._log_error)
+        if status:
+            self.respond(req, status)
+            return False
+        if delay:
+            self.loop.call_later(delay / 1000, self._after_delay, req)
+            return False
+        return True
+
+    def _after_delay(self, req: Request) -> None:
+        if not self.closed and self.queue and self.queue[0] is req and not req.status:
+            self._dispatch(req)
 
     def keep_alive_for(self, req: Request) -> bool:
         if (not req.keep_alive or req.close_after or self.shutting_down or self.parser_dead
@@ -639,6 +712,8 @@ class ClientConnection(GeneratedResponses):
         plan = req.plan
         if plan is not None and plan.access_logs:
             self._log_access(req)
+        elif req.limit_conn_held:
+            release_limits(req)
         queue = self.queue
         if queue and queue[0] is req:
             queue.popleft()
@@ -768,6 +843,8 @@ class ClientConnection(GeneratedResponses):
             return
         for writer, render in plan.access_logs:
             writer.write(render(req))
+        if req.limit_conn_held:
+            release_limits(req)  # nginx frees the request (and its counts) after the log line
 
     def _log_error(self, level: str, message: str) -> None:
         self.holder.current.error_log.log(level, message, self.cid)

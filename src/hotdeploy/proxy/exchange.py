@@ -78,6 +78,7 @@ class Exchange:
     # $upstream_connect_time / $upstream_header_time of the current attempt (-1: not reached)
     connect_time = -1.0
     header_time = -1.0
+    up_sent = 0  # bytes written to the upstream by the current attempt ($upstream_bytes_sent)
     # a request body kept in a file (client_body_buffer_size), replayed on each attempt
     body_file: Any = None
     file_offset = 0
@@ -135,6 +136,7 @@ class Exchange:
             conn.transport.write(self._encode_body(data))
             self.body_sent = True
             self.peer.sent += len(data)
+            self.up_sent += len(data)
 
     def body_end(self) -> None:
         self.streaming = False
@@ -159,7 +161,7 @@ class Exchange:
             if self.tries == 0:
                 self._log("error", "no live upstreams while connecting to upstream",
                           upstream=False)
-            self.req.attempts.append((self.plan.upstream or "", "502", 0.0, -1.0, -1.0))
+            self.req.attempts.append((self.plan.upstream or "", "502", 0.0, -1.0, -1.0, 0, 0, 0))
             self.finished = True
             self.client.respond(self.req, self.last_code)
             return
@@ -167,6 +169,7 @@ class Exchange:
         self.peer = peer
         self.attempt_started = now
         self.header_time = -1.0
+        self.up_sent = 0
         conn = self.pool.take(peer, self.loop.time()) if self.pool is not None else None
         if conn is not None:
             self.reused = True
@@ -255,6 +258,7 @@ class Exchange:
         self.sent = True
         peer: Peer = self.peer
         peer.sent += len(payload)
+        self.up_sent += len(payload)
         if self.body_file is not None:
             self.file_offset = 0  # each attempt replays the body from the start of the file
             self._pump()
@@ -279,6 +283,7 @@ class Exchange:
                 break
             self.file_offset += len(chunk)
             self.peer.sent += len(chunk)
+            self.up_sent += len(chunk)
             transport.write(chunk)
 
     # ------------------------------------------------------------------ upstream events
@@ -492,8 +497,14 @@ class Exchange:
         for a failed attempt answered 502/504) and the $upstream_*_time variables."""
         elapsed = (now or time.monotonic()) - self.attempt_started
         peer: Peer = self.peer
-        self.req.attempts.append((peer, text or _STATUS_TEXT.get(status) or str(status),
-                                  elapsed, self.connect_time, self.header_time))
+        req = self.req
+        conn = self.conn
+        # $upstream_response_length: the body this attempt passed on (0 when it failed);
+        # $upstream_bytes_received / _sent: its wire bytes (head and body) each way.
+        length = req.body_bytes_sent if self.response_started else 0
+        req.attempts.append((peer, text or _STATUS_TEXT.get(status) or str(status),
+                             elapsed, self.connect_time, self.header_time, length,
+                             conn.received if conn is not None else 0, self.up_sent))
         if status:
             peer.observe_latency(elapsed)  # metrics: one upstream response time per attempt
             responses = peer.responses

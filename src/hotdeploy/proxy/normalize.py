@@ -10,13 +10,13 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 
-def _fallback(raw: str) -> str | None:
+def _fallback(raw: str, merge_slashes: bool = True) -> str | None:
     if not raw.startswith("/"):
         return None
     path = unquote(raw)
     out: list[str] = []
     for segment in path.split("/"):
-        if segment in ("", "."):
+        if segment == "." or (segment == "" and merge_slashes):
             continue
         if segment == "..":
             if not out:
@@ -30,7 +30,7 @@ def _fallback(raw: str) -> str | None:
     return result
 
 
-def _load() -> Callable[[str], str | None]:
+def _load() -> Callable[[str, bool], str | None]:
     try:
         from hotdeploy.config.routing import normalize_uri
     except ImportError:
@@ -38,14 +38,14 @@ def _load() -> Callable[[str], str | None]:
     return normalize_uri
 
 
-_normalize: Callable[[str], str | None] | None = None
+_normalize: Callable[[str, bool], str | None] | None = None
 
 
-def normalize_path(raw: str) -> str | None:
+def normalize_path(raw: str, merge_slashes: bool = True) -> str | None:
     global _normalize
     if _normalize is None:
         _normalize = _load()
     # Fast path: most request paths need no work (no %, no dot segments, no double slash).
     if "%" not in raw and "/." not in raw and "//" not in raw and raw.startswith("/"):
         return raw
-    return _normalize(raw)
+    return _normalize(raw, merge_slashes)

@@ -16,7 +16,6 @@ from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import HttpSettings, LocationConfig, Return, ServerConfig, Template
-from hotdeploy.proxy.logs import AccessLogWriter
 
 # Request headers never forwarded as the client sent them: hop-by-hop per RFC 9110 §7.6.1
 # (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), plus
@@ -44,8 +43,8 @@ class LocationPlan:
     server: ServerConfig
     location: LocationConfig | None
     settings: HttpSettings
-    # "proxy" | "return" | "api" | "metrics" | "none"; "script_return": a rewrite script's
-    # `return`/redirect (the Return is the request's `script_return`).
+    # "proxy" | "return" | "api" | "metrics" | "stub_status" | "none"; "script_return": a
+    # rewrite script's `return`/redirect (the Return is the request's `script_return`).
     kind: str
     prefix: str = ""
     # The server or location has rewrite module directives: proxy.rewrite.process decides the
@@ -65,7 +64,8 @@ class LocationPlan:
     add_ok: bytes = b""  # constant add_header lines for ADD_HEADER_CODES
     add_always: bytes = b""  # constant `always` lines
     add_dynamic: tuple[tuple[bytes, Template, bool], ...] = ()
-    access_logs: tuple[tuple[AccessLogWriter, Callable[[Any], bytes]], ...] = ()
+    # (writer, line renderer): an AccessLogWriter, or for `if=` a writer that skips b"".
+    access_logs: tuple[tuple[Any, Callable[[Any], bytes]], ...] = ()
     keepalive_header: bytes = b""
     # Derived once (planner.build_plan), read per response by response_head.client_head:
     response_drop: frozenset[bytes] = RESPONSE_HOP  # hop-by-hop + proxy_hide_header
@@ -91,3 +91,9 @@ class LocationPlan:
     # `proxy_pass https://`: its proxy_ssl_* settings (config.tls.UpstreamTls), whose context
     # is runtime.config.tls.upstream[upstream_tls]; None: plain HTTP to the upstream.
     upstream_tls: Any = None
+    # limit_req / limit_conn of this location (a proxy.limiting.LocationLimits), or None: the
+    # request path then does nothing more for them.
+    limits: Any = None
+    # proxy_redirect / proxy_cookie_* rules (a proxy.header_rewrite.LocationRewrites) or None;
+    # the headers they rewrite are in response_drop, so only responses with them pay.
+    rewrites: Any = None

@@ -9,17 +9,23 @@ reads attributes of the plan.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import (
+    AccessLog,
     HttpSettings,
+    LimitZone,
     LocationConfig,
     ServerConfig,
     Template,
     UpstreamConfig,
     Var,
 )
-from hotdeploy.proxy.logs import LogFiles, compile_format
+from hotdeploy.proxy import header_rewrite
+from hotdeploy.proxy.limiting import LocationLimits, ZoneStates
+from hotdeploy.proxy.logs import AccessLogWriter, LogFiles, compile_format
 from hotdeploy.proxy.plan import REQUEST_DROP, RESPONSE_HOP, LocationPlan
 from hotdeploy.proxy.request import variable_getter
 
@@ -71,7 +77,10 @@ def _add_headers(settings: HttpSettings) -> tuple[bytes, bytes, tuple]:
     return b"".join(ok), b"".join(always), tuple(dynamic)
 
 
-def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
+def response_buffer_limit(buffering: bool, buffer_size: int,
+                          buffers: tuple[int, int] = (d.DEFAULT_PROXY_BUFFERS_NUMBER,
+                                                      d.DEFAULT_PROXY_BUFFERS_SIZE),
+                          busy: int = 0) -> int:
     """Response bytes held in memory before reading from the upstream pauses.
 
     `proxy_buffering off`: nginx holds at most one `proxy_buffer_size` buffer and passes data
@@ -81,13 +90,39 @@ def response_buffer_limit(buffering: bool, buffer_size: int) -> int:
     """
     if not buffering:
         return buffer_size
-    return (d.DEFAULT_PROXY_BUFFERS_NUMBER * d.DEFAULT_PROXY_BUFFERS_SIZE
-            + d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
+    return buffers[0] * buffers[1] + (busy or d.PROXY_BUSY_BUFFERS_FACTOR * buffer_size)
+
+
+class _WhenNotEmpty:
+    """A writer for an `access_log ... if=` line: the renderer returns b"" when the condition
+    is false, and nothing is written then."""
+
+    def __init__(self, writer: AccessLogWriter) -> None:
+        self.writer = writer
+
+    def write(self, line: bytes) -> None:
+        if line:
+            self.writer.write(line)
+
+
+def _access_log(log: AccessLog, log_files: LogFiles) -> tuple[Any, Callable[[Any], bytes]]:
+    writer = log_files.get(log.path, log.buffer)
+    render = compile_format(log.format, variable_getter)
+    condition = log.condition
+    if condition is None:
+        return writer, render  # no per-request work beyond the line itself
+
+    def conditional(req: Any) -> bytes:
+        value = condition.render(req)
+        return b"" if value in ("", "0") else render(req)
+
+    return _WhenNotEmpty(writer), conditional
 
 
 def build_plan(server: ServerConfig, location: LocationConfig | None,
                upstreams: dict[str, UpstreamConfig], log_files: LogFiles,
-               prefix: str = "") -> LocationPlan:
+               prefix: str = "", zones: ZoneStates | None = None,
+               zone_specs: dict[str, LimitZone] | None = None) -> LocationPlan:
     settings = location.settings if location is not None else server.settings
     kind = "none"
     return_ = location.return_ if location is not None else server.return_
@@ -98,6 +133,8 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             kind = "api"
         elif location.metrics:
             kind = "metrics"
+        elif location.stub_status:
+            kind = "stub_status"
         elif location.proxy_pass is not None:
             kind = "proxy"
     plan = LocationPlan(server=server, location=location, settings=settings, kind=kind,
@@ -106,9 +143,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.prefix = location.path if location is not None and location.modifier in ("", "^~", "=") \
         else ""
     plan.add_ok, plan.add_always, plan.add_dynamic = _add_headers(settings)
-    plan.access_logs = tuple((log_files.get(log.path, log.buffer),
-                              compile_format(log.format, variable_getter))
-                             for log in settings.access_logs)
+    plan.access_logs = tuple(_access_log(log, log_files) for log in settings.access_logs)
     if settings.keepalive_header_timeout is not None:
         plan.keepalive_header = b"Keep-Alive: timeout=%d\r\n" % int(
             settings.keepalive_header_timeout)
@@ -124,10 +159,20 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
         prefix, d.DEFAULT_CLIENT_BODY_TEMP_PATH)
     plan.body_temp_levels = settings.client_body_temp_levels
     plan.header_limit = proxy.buffer_size
-    plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size)
+    plan.response_buffer = response_buffer_limit(proxy.buffering, proxy.buffer_size,
+                                                 proxy.buffers, proxy.busy_buffers_size)
     plan.upstream_rcvbuf = 0 if proxy.buffering else proxy.buffer_size
+    limits = settings.limits
+    if (limits.reqs or limits.conns) and zones is not None and zone_specs is not None:
+        plan.limits = LocationLimits(limits, zone_specs, zones)
     plan.hide = frozenset(h.encode() for h in proxy.hide_headers - proxy.pass_headers)
     plan.response_drop = RESPONSE_HOP | plan.hide
+    if kind == "proxy":
+        rewrites = header_rewrite.build(proxy, location)
+        if rewrites is not None:
+            rewrites.names = rewrites.names - plan.hide  # a hidden header is not sent at all
+            plan.rewrites = rewrites
+            plan.response_drop = plan.response_drop | rewrites.names
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
     plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
     if kind == "proxy" and location is not None and location.proxy_pass is not None:

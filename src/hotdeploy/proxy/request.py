@@ -8,12 +8,14 @@ proxy_set_header, add_header, log_format, return and hash keys.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
 from hotdeploy.proxy.rewrite import script_variable
 from hotdeploy.tls.variables import TLS_VARIABLES, scheme
@@ -70,6 +72,12 @@ class Request:  # a config.model.VariableSource
     uri_rewritten = 0
     script_return: Any = None  # the Return a script answered with (plan kind "script_return")
     tls: Any = None  # the client connection's SSL object (tls.variables), None without TLS
+    # limit_req / limit_conn (proxy/limiting.py): checked once per request, as nginx's
+    # r->main->limit_*_status; the limit_conn counts held until the request is freed.
+    limited = False
+    limit_req_status = ""
+    limit_conn_status = ""
+    limit_conn_held: tuple[Any, ...] = ()
 
     def __init__(self, remote_addr: str, remote_port: int, server_addr: str, server_port: int,
                  cid: int, conn_requests: int, start: float) -> None:
@@ -87,7 +95,8 @@ class Request:  # a config.model.VariableSource
         # One entry per upstream attempt: (peer, or the upstream's name when no server was
         # available; $upstream_status text; response, connect and header seconds, -1.0 for a
         # phase not reached). The peer's address is formatted only when it is logged.
-        self.attempts: list[tuple[Any, str, float, float, float]] = []
+        # Then the attempt's response body length, bytes received and bytes sent.
+        self.attempts: list[tuple[Any, str, float, float, float, int, int, int]] = []
 
     # ------------------------------------------------------------------ header helpers
     def header(self, lname: str) -> str:
@@ -206,6 +215,19 @@ def log_context(req: Request, upstream: str = "") -> str:
     return text
 
 
+def _binary_remote_addr(r: Request) -> str:
+    # The address in binary form (4 or 16 bytes), carried as latin-1 text like every value.
+    try:
+        return ipaddress.ip_address(r.remote_addr).packed.decode("latin-1")
+    except ValueError:
+        return ""
+
+
+def _connections(state: str) -> str:
+    # stub_status's counters, read off the open connections only when a variable asks.
+    return str(getattr(connection_stats.snapshot(connection_stats.TRACKERS), state))
+
+
 def _content_length(r: Request) -> str:
     return r.header("content-length")
 
@@ -241,6 +263,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "upstream_response_time": lambda r: ", ".join(f"{a[2]:.3f}" for a in r.attempts),
     "upstream_connect_time": lambda r: ", ".join(_seconds(a[3]) for a in r.attempts),
     "upstream_header_time": lambda r: ", ".join(_seconds(a[4]) for a in r.attempts),
+    "upstream_response_length": lambda r: ", ".join(str(a[5]) for a in r.attempts),
+    "upstream_bytes_received": lambda r: ", ".join(str(a[6]) for a in r.attempts),
+    "upstream_bytes_sent": lambda r: ", ".join(str(a[7]) for a in r.attempts),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),
@@ -254,6 +279,13 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "connection_requests": lambda r: str(r.conn_requests),
     "content_length": _content_length,
     "content_type": lambda r: r.header("content-type"),
+    "binary_remote_addr": _binary_remote_addr,
+    "limit_req_status": lambda r: r.limit_req_status,
+    "limit_conn_status": lambda r: r.limit_conn_status,
+    "connections_active": lambda r: _connections("active"),
+    "connections_reading": lambda r: _connections("reading"),
+    "connections_writing": lambda r: _connections("writing"),
+    "connections_waiting": lambda r: _connections("waiting"),
 }
 _VARIABLES.update(TLS_VARIABLES)
 

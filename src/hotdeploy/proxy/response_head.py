@@ -83,6 +83,11 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
         if lname is None:
             lname = lower_name(name)
         if lname in dropped:
+            rewrites = plan.rewrites
+            if rewrites is not None and lname in rewrites.names:
+                # proxy_redirect / proxy_cookie_* (proxy/header_rewrite.py)
+                parts += (name, b": ", rewrites.apply(lname, value, req), b"\r\n")
+                continue
             if lname == b"transfer-encoding" or (
                     lname == b"connection" and value.lower() not in CONNECTION_VALUES_PLAIN):
                 return _client_head_general(status, reason, headers, plan, req, keep)
@@ -125,6 +130,9 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
             continue
         if lname == b"content-length":
             has_length = True
+        rewrites = plan.rewrites
+        if rewrites is not None and lname in rewrites.names:
+            value = rewrites.apply(lname, value, req)
         kept.append((name, value))
     if chunked and has_length:
         # RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; never pass both.

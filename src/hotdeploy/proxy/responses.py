@@ -42,8 +42,11 @@ class GeneratedResponses:
         self.batch.flush()
         if abort:
             self.transport.abort()
-        else:
+        elif not self._linger():
             self.transport.close()
+
+    def _linger(self) -> bool:  # pragma: no cover - provided by the connection
+        return False
 
     def finish(self, req: Request) -> None:  # pragma: no cover - provided by the connection
         raise NotImplementedError

@@ -18,6 +18,7 @@ from typing import Any
 from hotdeploy import defaults as d
 from hotdeploy.config.model import LocationConfig, MainConfig, ServerConfig, walk_locations
 from hotdeploy.config.script import script_locations
+from hotdeploy.proxy.limiting import ZoneStates
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.planner import build_plan
@@ -32,7 +33,8 @@ ROUTE_CACHE_SIZE = d.ROUTE_PLAN_CACHE_SIZE
 class Runtime:
     def __init__(self, config: MainConfig, router: Any, groups: dict[str, Any],
                  error_log: ErrorLog, log_files: LogFiles,
-                 previous_pools: dict[str, UpstreamPool] | None = None) -> None:
+                 previous_pools: dict[str, UpstreamPool] | None = None,
+                 previous_zones: ZoneStates | None = None) -> None:
         self.config = config
         self.router = router
         self.groups = groups
@@ -54,11 +56,14 @@ class Runtime:
         self._routes: dict[tuple[tuple[str, int], str | None, str], LocationPlan] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.limit_zones = ZoneStates(previous_zones)  # limit_req / limit_conn states
         http = config.http
         if http is None:
             return
         self.maps = http.maps
         self.set_names = http.set_variables
+        self.limit_zones.bind(http.limit_zones)
+        zones = (self.limit_zones, http.limit_zones)
         carried = previous_pools if previous_pools is not None else {}
         for name, upstream in http.upstreams.items():
             if upstream.keepalive <= 0:
@@ -74,14 +79,15 @@ class Runtime:
             self.pools[name] = pool
         for server in http.servers:
             self.plans[id(server)] = build_plan(server, None, http.upstreams, log_files,
-                                                config.prefix)
+                                                config.prefix, *zones)
             for location in walk_locations(server.locations):
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
-                                                      log_files, config.prefix)
-            self._script_plans(server, http.upstreams, log_files, config.prefix)
+                                                      log_files, config.prefix, *zones)
+            self._script_plans(server, http.upstreams, log_files, config.prefix, zones)
 
     def _script_plans(self, server: ServerConfig, upstreams: dict[str, Any],
-                      log_files: LogFiles, prefix: str) -> None:
+                      log_files: LogFiles, prefix: str,
+                      zones: tuple[Any, ...]) -> None:
         """Plans for the implicit locations of `if` blocks, and the `script_return` twin of
         every plan a script can end in."""
         ends: list[ServerConfig | LocationConfig] = []
@@ -93,15 +99,16 @@ class Runtime:
             ends.append(location)
             for implicit in script_locations(location.rewrites):
                 self.plans[id(implicit)] = build_plan(server, implicit, upstreams, log_files,
-                                                      prefix)
+                                                      prefix, *zones)
                 ends.append(implicit)
         for end in ends:
             target = end if isinstance(end, LocationConfig) else None
-            twin = build_plan(server, target, upstreams, log_files, prefix)
+            twin = build_plan(server, target, upstreams, log_files, prefix, *zones)
             twin.kind = "script_return"
             twin.script = False
             # nginx answers `return` in the rewrite phase, before allow/deny (access phase).
             twin.settings = dataclasses.replace(twin.settings, access_rules=())
+            twin.limits = None  # and before limit_req / limit_conn (preaccess phase)
             self.returning[id(end)] = twin
 
     def uninitialized(self, req: Any, name: str) -> None:
@@ -278,7 +285,8 @@ def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
     # Pools carried over are removed from `previous.pools`, so `previous.stop()` closes only
     # the pools of upstreams that no longer exist (or lost `keepalive`).
     runtime = Runtime(config, router, groups, error_log, log_files,
-                      previous.pools if previous is not None else None)
+                      previous.pools if previous is not None else None,
+                      previous.limit_zones if previous is not None else None)
     runtime.health_checks = checks
     if previous is not None:
         # Hand the running checker over; `previous.stop()` must then not stop it.

@@ -9,6 +9,7 @@ from typing import Any
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import Listen
+from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.client import ClientConnection
 from hotdeploy.proxy.runtime import RuntimeHolder
 
@@ -22,6 +23,11 @@ class ConnectionTracker:
         self.connections: set[ClientConnection] = set()
         self.upstream = 0  # open or opening upstream connections (worker_connections)
         self.batch: Any = None  # the WriteBatch of the connections' event loop
+        # stub_status counters (proxy/connection_stats.py): counted per connection, never
+        # per request.
+        self.accepted = 0
+        self.handled = 0
+        self.closed_requests = 0
 
     @property
     def count(self) -> int:
@@ -30,9 +36,12 @@ class ConnectionTracker:
 
     def add(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
+        self.handled += 1
 
     def remove(self, conn: ClientConnection) -> None:
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.closed_requests += connection_stats.requests_created(conn)
 
     @property
     def active_requests(self) -> int:
@@ -69,6 +78,7 @@ def make_protocol_factory(holder: RuntimeHolder, listen: Listen,
     tracker for every listener so shutdown sees all connections."""
     key = listen.key
     track = tracker if tracker is not None else ConnectionTracker()
+    connection_stats.register(track)
 
     def factory() -> asyncio.Protocol:
         return ClientConnection(holder, key, track, asyncio.get_event_loop())
