@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from hotdeploy.config.model import MainConfig, walk_locations
 
@@ -22,6 +23,12 @@ def config_warnings(config: MainConfig) -> list[str]:
             f'"worker_processes {config.worker_processes}" is served by one process '
             "(hotdeploy keeps one upstream state; nginx would share it through a zone)"
         )
+    if config.user is not None and os.geteuid() != 0:
+        # nginx's own warning; as root hotdeploy keeps running as root (docs: "user").
+        where = config.user_source
+        at = f" in {where.file}:{where.line}" if where else ""
+        warnings.append('the "user" directive makes sense only if the master process runs '
+                        f"with super-user privileges, ignored{at}")
     if config.http is None:
         return warnings
     for server in config.http.servers:
