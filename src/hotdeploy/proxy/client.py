@@ -24,6 +24,7 @@ from hotdeploy.proxy.normalize import normalize_path
 from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.response_head import lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
+from hotdeploy.proxy.static import serve as serve_static
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
 from hotdeploy.proxy.wire import (
@@ -95,6 +96,7 @@ class ClientConnection(GeneratedResponses):
         self.cur: Request | None = None  # the request being parsed
         self.exchange: Exchange | None = None
         self.tunnel: Tunnel | None = None
+        self.file_sender: Any = None  # a static.FileSender streaming a file body
         self.requests = 0
         self.closed = False
         self.shutting_down = False
@@ -224,6 +226,8 @@ class ClientConnection(GeneratedResponses):
         self.timer.cancel()
         self.upstream_timer.cancel()
         self.tracker.remove(self)
+        if self.file_sender is not None:
+            self.file_sender.close()
         if self.tunnel is not None:
             self.tunnel.client_lost()
             return
@@ -259,6 +263,9 @@ class ClientConnection(GeneratedResponses):
             return
         if self.timer_kind == "send":
             self._disarm()
+        if self.file_sender is not None:
+            self.file_sender.resume()
+            return
         exchange = self.exchange
         if exchange is not None and exchange.conn is not None and exchange.conn.transport:
             exchange.conn.transport.resume_reading()
@@ -560,6 +567,8 @@ class ClientConnection(GeneratedResponses):
         elif kind == "return":
             assert plan.return_ is not None
             self._return(req, plan.return_, None)
+        elif kind == "static":
+            serve_static(self, req)
         elif kind in ("api", "metrics"):
             self._admin(req)
         else:

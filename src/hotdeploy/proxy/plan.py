@@ -44,7 +44,8 @@ class LocationPlan:
     server: ServerConfig
     location: LocationConfig | None
     settings: HttpSettings
-    kind: str  # "proxy" | "return" | "api" | "metrics" | "none"
+    # "proxy" | "return" | "api" | "metrics" | "static" (files: no other handler, as nginx)
+    kind: str
     prefix: str = ""
     return_: Return | None = None
     upstream: str | None = None

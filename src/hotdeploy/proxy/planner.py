@@ -89,7 +89,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
                upstreams: dict[str, UpstreamConfig], log_files: LogFiles,
                prefix: str = "") -> LocationPlan:
     settings = location.settings if location is not None else server.settings
-    kind = "none"
+    kind = "static"  # nginx's content handler when a location has no other: files
     return_ = location.return_ if location is not None else server.return_
     if return_ is not None:
         kind = "return"

@@ -14,6 +14,7 @@ from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.response_head import add_header_lines
+from hotdeploy.proxy.static import gzip_page
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
@@ -150,9 +151,15 @@ class GeneratedResponses:
             req.close_after = True
         keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
+        vary, gzipped = False, None
+        if plan is not None and plan.settings.static.gzip.enabled:
+            vary, gzipped = gzip_page(req, plan, wire, content_type, body)
         if wire not in pages.NO_BODY_STATUSES:
             parts.append(b"Content-Type: " + content_type + b"\r\n")
-            parts.append(b"Content-Length: %d\r\n" % len(body))
+            if gzipped is None:
+                parts.append(b"Content-Length: %d\r\n" % len(body))
+            else:
+                parts.append(b"Transfer-Encoding: chunked\r\n")
         parts.append(extra)
         if keep:
             parts.append(b"Connection: keep-alive\r\n")
@@ -161,8 +168,13 @@ class GeneratedResponses:
         else:
             parts.append(b"Connection: close\r\n")
             req.close_after = True
+        if vary:
+            parts.append(b"Vary: Accept-Encoding\r\n")
         if plan is not None:
             parts += add_header_lines(plan, req, wire)
+        if gzipped is not None:
+            parts.append(b"Content-Encoding: gzip\r\n")
+            body = gzipped
         parts.append(b"\r\n")
         head = b"".join(parts)
         if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:

@@ -1,0 +1,571 @@
+"""Answering from files, as nginx does for a location without proxy_pass/return: try_files,
+index, the static handler (200, 301 for a directory, 403, 404, 405), conditional requests
+(304/412), byte ranges (206/416, multipart/byteranges), HEAD and gzip.
+
+The rules are pure functions in proxy/static_rules.py; this module does the file system calls
+and the writes. Bodies are never read whole: a small file goes out with its head in one write;
+a larger one is sent with os.sendfile on the client socket while the transport's buffer is
+empty, otherwise in chunks through the transport (its pause/resume_writing bound the memory),
+a bounded amount per event-loop turn so that one download does not starve other clients.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+import zlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from hotdeploy import defaults as d
+from hotdeploy.proxy import pages
+from hotdeploy.proxy import static_rules as rules
+from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.plan import SERVER_HEADER
+from hotdeploy.proxy.request import log_context
+from hotdeploy.proxy.response_head import add_header_lines
+
+if TYPE_CHECKING:
+    from hotdeploy.proxy.plan import LocationPlan
+    from hotdeploy.proxy.request import Request
+
+INLINE_LIMIT = 64 * 1024  # a body up to this size is written together with its head
+CHUNK = 64 * 1024  # read size when a file goes through the transport
+TURN_LIMIT = 1024 * 1024  # bytes sent per event-loop turn before yielding to other work
+MAX_INTERNAL_REDIRECTS = 10  # nginx: NGX_HTTP_MAX_URI_CHANGES
+_NOT_FOUND_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
+_boundaries = itertools.count(1)  # nginx numbers multipart boundaries per worker from 1
+
+
+def serve(conn: Any, req: Request, depth: int = 0) -> None:
+    """Answer `req` from its plan's static settings (plan.kind == "static")."""
+    plan = req.plan
+    assert plan is not None
+    tried = plan.settings.static.try_files
+    if tried:
+        _try_files(conn, req, plan, depth)
+    else:
+        _content(conn, req, plan, req.path, depth)
+
+
+# --- mapping URIs to files -------------------------------------------------------------------
+
+
+def _base(conn: Any, req: Request, plan: LocationPlan) -> tuple[str, str | None]:
+    """The rendered root and alias (relative ones resolve against the prefix)."""
+    st = plan.settings.static
+    prefix = req.runtime.config.prefix
+    alias = None
+    if st.alias is not None:
+        alias = st.alias.render(req)
+        if not alias.startswith("/"):
+            alias = os.path.join(prefix, alias)
+    root = st.root.render(req) if st.root is not None else rules.DEFAULT_ROOT
+    if not root.startswith("/"):
+        root = os.path.join(prefix, root)
+    return root, alias
+
+
+def _path(req: Request, plan: LocationPlan, root: str, alias: str | None, uri: str) -> str:
+    if alias is not None and not plan.prefix:
+        return alias  # alias in a regex location names the file itself
+    return rules.file_path(plan.settings.static, root, alias, plan.prefix, uri)
+
+
+def _stat(path: str) -> os.stat_result | OSError:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        return exc
+
+
+# --- try_files, index, internal redirects -----------------------------------------------------
+
+
+def _try_files(conn: Any, req: Request, plan: LocationPlan, depth: int) -> None:
+    """ngx_http_core_try_files_phase: the first existing file (or directory, for an argument
+    ending in '/') becomes the URI; otherwise the last argument: =code, @name or a URI."""
+    entries = plan.settings.static.try_files
+    root, alias = _base(conn, req, plan)
+    for template in entries[:-1]:
+        name = template.render(req)
+        test_dir = template.raw.endswith("/")
+        if test_dir:
+            name = name[:-1]  # nginx strips the slash of the argument and tests a directory
+        found = _stat(_path(req, plan, root, alias, name))
+        if isinstance(found, OSError):
+            if found.errno not in _NOT_FOUND_ERRNOS:
+                conn._log_error("crit", f'stat() "{_path(req, plan, root, alias, name)}" '
+                                        f"failed ({found.errno}: {found.strerror})"
+                                        f"{log_context(req)}")
+            continue
+        if stat.S_ISDIR(found.st_mode) != test_dir:
+            continue
+        req.path = name
+        _content(conn, req, plan, name, depth)
+        return
+    last = entries[-1].render(req)
+    if last.startswith("="):
+        code = int(last[1:])
+        if code == 444:
+            req.status = 444
+            conn._log_access(req)
+            conn.close_transport()
+            return
+        conn.respond(req, code)
+    elif last.startswith("@"):
+        _named(conn, req, plan, last, depth)
+    else:
+        uri, _, args = last.partition("?")
+        _redirect(conn, req, plan, uri, args if "?" in last else req.args, depth)
+
+
+def _named(conn: Any, req: Request, plan: LocationPlan, name: str, depth: int) -> None:
+    runtime = req.runtime
+    for location in plan.server.locations:
+        if location.modifier == "@" and location.path == name:
+            target = runtime.plans.get(id(location))
+            if target is not None:
+                _enter(conn, req, target, depth)
+                return
+    conn._log_error("error", f'could not find named location "{name}"{log_context(req)}')
+    conn.respond(req, 500)
+
+
+def _redirect(conn: Any, req: Request, plan: LocationPlan, uri: str, args: str,
+              depth: int) -> None:
+    """ngx_http_internal_redirect: the URI changes and the location is chosen again."""
+    if depth + 1 >= MAX_INTERNAL_REDIRECTS:
+        conn._log_error("error", "rewrite or internal redirection cycle while internally "
+                                 f'redirecting to "{uri}"{log_context(req)}')
+        conn.respond(req, 500)
+        return
+    req.path = uri
+    req.args = args
+    target = quote(uri, safe="/:@!$&'()*+,;=-._~%") + ("?" + args if args else "")
+    req.url = target.encode("latin-1", "replace")  # what a proxy_pass without URI sends
+    runtime = req.runtime
+    location = runtime.router.find_location(plan.server, uri)
+    next_plan = runtime.plans.get(id(location if location is not None else plan.server))
+    if next_plan is None:
+        conn.respond(req, 500)
+        return
+    _enter(conn, req, next_plan, depth + 1)
+
+
+def _enter(conn: Any, req: Request, target: LocationPlan, depth: int) -> None:
+    req.plan = target
+    if target.kind == "static":
+        if depth >= MAX_INTERNAL_REDIRECTS:
+            conn.respond(req, 500)
+            return
+        serve(conn, req, depth)
+    else:
+        conn._dispatch(req)
+
+
+def _content(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) -> None:
+    if uri.endswith("/"):
+        _index(conn, req, plan, uri, depth)
+    else:
+        _static(conn, req, plan, uri)
+
+
+def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) -> None:
+    """ngx_http_index_handler: the first index file that exists is an internal redirect; no
+    index and a missing directory is 404, an existing one 403 (autoindex is off)."""
+    st = plan.settings.static
+    root, alias = _base(conn, req, plan)
+    names = [t.render(req) for t in st.index] or [rules.DEFAULT_INDEX]
+    first_missing = ""
+    for name in names:
+        if name.startswith("/"):
+            _redirect(conn, req, plan, name, req.args, depth)
+            return
+        path = _path(req, plan, root, alias, uri + name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno in _NOT_FOUND_ERRNOS:
+                first_missing = first_missing or path
+                continue
+            if exc.errno == errno.EACCES:
+                conn._log_error("error", f'open() "{path}" failed (13: Permission denied)'
+                                         f"{log_context(req)}")
+                conn.respond(req, 403)
+                return
+            conn._log_error("crit", f'open() "{path}" failed ({exc.errno}: {exc.strerror})'
+                                    f"{log_context(req)}")
+            conn.respond(req, 500)
+            return
+        os.close(fd)
+        _redirect(conn, req, plan, uri + name, req.args, depth)
+        return
+    directory = _path(req, plan, root, alias, uri)
+    found = _stat(directory)
+    if isinstance(found, OSError) or not stat.S_ISDIR(found.st_mode):
+        if st.log_not_found:
+            conn._log_error("error", f'"{first_missing}" is not found (2: No such file or '
+                                     f"directory){log_context(req)}")
+        conn.respond(req, 404)
+        return
+    conn._log_error("error", f'directory index of "{directory}" is forbidden{log_context(req)}')
+    conn.respond(req, 403)
+
+
+# --- the static handler -------------------------------------------------------------------------
+
+
+def _static(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
+    method = req.method
+    if method not in ("GET", "HEAD", "POST"):
+        conn.respond(req, 405)
+        return
+    st = plan.settings.static
+    root, alias = _base(conn, req, plan)
+    path = _path(req, plan, root, alias, uri)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in _NOT_FOUND_ERRNOS:
+            if st.log_not_found:
+                conn._log_error("error", f'open() "{path}" failed ({exc.errno}: '
+                                         f"{exc.strerror}){log_context(req)}")
+            conn.respond(req, 404)
+        elif exc.errno == errno.EACCES:
+            conn._log_error("error", f'open() "{path}" failed (13: Permission denied)'
+                                     f"{log_context(req)}")
+            conn.respond(req, 403)
+        else:
+            conn._log_error("crit", f'open() "{path}" failed ({exc.errno}: {exc.strerror})'
+                                    f"{log_context(req)}")
+            conn.respond(req, 500)
+        return
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        conn.respond(req, 500)
+        return
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        _directory_redirect(conn, req, plan, uri)
+        return
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        conn._log_error("crit", f'"{path}" is not a regular file{log_context(req)}')
+        conn.respond(req, 404)
+        return
+    if method == "POST":
+        os.close(fd)
+        conn.respond(req, 405)
+        return
+    _send_file(conn, req, plan, uri, fd, info)
+
+
+def _directory_redirect(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
+    st = plan.settings.static
+    names = plan.server.server_names
+    host = req.host or (names[0] if names else "") or req.server_addr
+    location = rules.redirect_location(st, uri, req.args, "http", host,
+                                       names[0] if names else "", req.server_port)
+    line = b"Location: " + location.encode("latin-1", "replace") + b"\r\n"
+    conn._write_generated(req, 301, pages.error_body(301), line)
+
+
+# --- the response ------------------------------------------------------------------------------
+
+
+def _head(conn: Any, req: Request, plan: LocationPlan, status: int, before: list[bytes],
+          after: list[bytes], add_status: int) -> bytes:
+    """Status line, Server, Date, `before` (entity headers), Connection [+ Keep-Alive],
+    `after` (ETag...), the add_header lines for `add_status`, then `tail` lines."""
+    keep = conn.keep_alive_for(req)
+    parts = [pages.status_line(status), SERVER_HEADER, date_header(), *before]
+    if keep:
+        parts.append(plan.keepalive_lines)
+    else:
+        parts.append(b"Connection: close\r\n")
+        req.close_after = True
+    parts += after
+    parts += add_header_lines(plan, req, add_status)
+    return b"".join(parts)
+
+
+def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
+               info: os.stat_result) -> None:
+    st = plan.settings.static
+    size = info.st_size
+    mtime = int(info.st_mtime)
+    tag = rules.etag(mtime, size) if st.etag else None
+    outcome = rules.conditional(st, mtime, tag, req.header("if-modified-since"),
+                                req.header("if-none-match"), req.header("if-unmodified-since"),
+                                req.header("if-match"))
+    last_modified = b"Last-Modified: " + rules.http_date(mtime).encode() + b"\r\n"
+    etag_line = [b"ETag: " + tag.encode() + b"\r\n"] if tag is not None else []
+    if outcome == rules.PRECONDITION_FAILED:
+        os.close(fd)
+        conn.respond(req, 412)
+        return
+    if outcome == rules.NOT_MODIFIED:
+        os.close(fd)
+        head = _head(conn, req, plan, 304, [last_modified], etag_line, 304) + b"\r\n"
+        _finish_inline(conn, req, 304, head, b"")
+        return
+    mime = rules.content_type(st, uri)
+    type_line = b"Content-Type: " + mime.encode("latin-1", "replace") + b"\r\n"
+    head_only = req.method == "HEAD"
+    gzip_on = rules.gzip_applies(st, 200, mime, size) and not head_only
+    vary = [b"Vary: Accept-Encoding\r\n"] if gzip_on and st.gzip.vary else []
+    if gzip_on and rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
+                                         req.header("via")):
+        weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
+        head = _head(conn, req, plan, 200,
+                     [type_line, last_modified, b"Transfer-Encoding: chunked\r\n"],
+                     vary + weak, 200) + b"Content-Encoding: gzip\r\n\r\n"
+        req.status = 200
+        _start_body(conn, req, head, fd, [(0, size)], _gzip_compressor(st, size))
+        return
+    ranges = rules.FULL
+    range_header = req.header("range")
+    if range_header and len(range_header) >= 7 and range_header[:6].lower() == "bytes=" \
+            and rules.if_range_allows(req.header("if-range"), tag, mtime):
+        ranges = rules.parse_ranges(range_header, size)
+    if ranges is rules.UNSATISFIABLE:
+        os.close(fd)
+        _unsatisfiable(conn, req, plan, size)
+        return
+    if not ranges:
+        head = _head(conn, req, plan, 200,
+                     [type_line, b"Content-Length: %d\r\n" % size, last_modified],
+                     vary + etag_line, 200) + b"Accept-Ranges: bytes\r\n\r\n"
+        pieces: list[Any] = [(0, size)]
+        status = 200
+    elif len(ranges) == 1:
+        start, end = ranges[0]
+        head = _head(conn, req, plan, 206,
+                     [type_line, b"Content-Length: %d\r\n" % (end - start), last_modified],
+                     vary + etag_line, 206)
+        head += b"Content-Range: bytes %d-%d/%d\r\n\r\n" % (start, end - 1, size)
+        pieces = [(start, end - start)]
+        status = 206
+    else:
+        boundary = b"%020d" % next(_boundaries)
+        pieces = []
+        length = 0
+        for start, end in ranges:
+            part = (b"\r\n--" + boundary + b"\r\n" + type_line
+                    + b"Content-Range: bytes %d-%d/%d\r\n\r\n" % (start, end - 1, size))
+            pieces += [part, (start, end - start)]
+            length += len(part) + end - start
+        closing = b"\r\n--" + boundary + b"--\r\n"
+        pieces.append(closing)
+        length += len(closing)
+        multipart = b"Content-Type: multipart/byteranges; boundary=" + boundary + b"\r\n"
+        head = _head(conn, req, plan, 206,
+                     [multipart, b"Content-Length: %d\r\n" % length, last_modified],
+                     vary + etag_line, 206) + b"\r\n"
+        status = 206
+    req.status = status
+    if head_only:
+        os.close(fd)
+        _finish_inline(conn, req, status, head, b"")
+        return
+    _start_body(conn, req, head, fd, pieces, None)
+
+
+def _unsatisfiable(conn: Any, req: Request, plan: LocationPlan, size: int) -> None:
+    # nginx: the 416 error page, with `Content-Range: bytes */size`; the add_header lines of
+    # the 200 it was (the headers filter ran before the range filter).
+    body = pages.error_body(416)
+    head = _head(conn, req, plan, 416,
+                 [b"Content-Type: text/html\r\n", b"Content-Length: %d\r\n" % len(body)],
+                 [], 200)
+    head += b"Content-Range: bytes */%d\r\n\r\n" % size
+    _finish_inline(conn, req, 416, head, b"" if req.method == "HEAD" else body)
+
+
+def _finish_inline(conn: Any, req: Request, status: int, head: bytes, body: bytes) -> None:
+    req.status = status
+    req.bytes_sent += len(head) + len(body)
+    req.body_bytes_sent += len(body)
+    conn.send(head + body)
+    conn.finish(req)
+
+
+def _gzip_compressor(st: Any, size: int) -> Any:
+    # ngx_http_gzip_filter_memory: a smaller window and memLevel for a short known length
+    # (the window's usable size is 262 bytes less), which also makes the bytes nginx's.
+    wbits, memlevel = 15, 8
+    if size > 0:
+        while size < (1 << (wbits - 1)) - 262:
+            wbits -= 1
+            memlevel -= 1
+        memlevel = max(memlevel, 1)
+    return zlib.compressobj(st.gzip.comp_level, zlib.DEFLATED, wbits + 16, memlevel)
+
+
+def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any],
+                compressor: Any) -> None:
+    total = sum(len(p) if isinstance(p, bytes) else p[1] for p in pieces)
+    if total <= INLINE_LIMIT:
+        try:
+            body = _read_pieces(fd, pieces)
+        except OSError as exc:
+            os.close(fd)
+            conn._log_error("crit", f"read() failed ({exc.errno}: {exc.strerror})"
+                                    f"{log_context(req)}")
+            conn.respond(req, 500)
+            return
+        os.close(fd)
+        if compressor is not None:
+            data = compressor.compress(body) + compressor.flush()
+            body = (b"%x\r\n" % len(data) + data + b"\r\n" if data else b"") + b"0\r\n\r\n"
+            req.bytes_sent += len(head) + len(body)
+            req.body_bytes_sent += len(body)
+            conn.send(head + body)
+            conn.finish(req)
+            return
+        _finish_inline(conn, req, req.status, head, body)
+        return
+    req.bytes_sent += len(head)
+    conn.send_now(head)
+    sender = FileSender(conn, req, fd, pieces, compressor)
+    conn.file_sender = sender
+    sender.run()
+
+
+def _read_pieces(fd: int, pieces: list[Any]) -> bytes:
+    out = []
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            out.append(piece)
+        else:
+            offset, count = piece
+            data = os.pread(fd, count, offset)
+            if len(data) != count:
+                raise OSError(errno.EIO, "file was truncated while read")
+            out.append(data)
+    return b"".join(out)
+
+
+class FileSender:
+    """Streams the pieces of a response body (literal bytes, or (offset, count) of the file)
+    to the client, optionally gzip-compressed and chunk-encoded."""
+
+    def __init__(self, conn: Any, req: Request, fd: int, pieces: list[Any],
+                 compressor: Any) -> None:
+        self.conn = conn
+        self.req = req
+        self.fd = fd
+        self.pieces = pieces
+        self.compressor = compressor
+        self.index = 0
+        self.waiting = False
+        self.done = False
+        transport = conn.transport
+        sock = transport.get_extra_info("socket")
+        self.sock_fd = sock.fileno() if sock is not None and compressor is None else -1
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            os.close(self.fd)
+            if self.conn.file_sender is self:
+                self.conn.file_sender = None
+
+    def resume(self) -> None:
+        if self.waiting and not self.done:
+            self.waiting = False
+            self.run()
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.compressor is not None:
+            data = self.compressor.compress(data)
+            if not data:
+                return
+            data = b"%x\r\n" % len(data) + data + b"\r\n"
+        self.conn.transport.write(data)
+        self.req.bytes_sent += len(data)
+        self.req.body_bytes_sent += len(data)
+
+    def run(self) -> None:
+        conn = self.conn
+        transport = conn.transport
+        sent_this_turn = 0
+        try:
+            while self.index < len(self.pieces):
+                if self.done or conn.closed or transport.is_closing():
+                    self.close()
+                    return
+                if transport.get_write_buffer_size() > d.DEFAULT_PROXY_BUFFERED_LIMIT:
+                    self.waiting = True  # resume_writing calls resume()
+                    return
+                if sent_this_turn >= TURN_LIMIT:
+                    conn.loop.call_soon(self.run)
+                    return
+                piece = self.pieces[self.index]
+                if isinstance(piece, bytes):
+                    self._write(piece)
+                    self.index += 1
+                    sent_this_turn += len(piece)
+                    continue
+                offset, count = piece
+                sent = 0
+                if self.sock_fd >= 0 and transport.get_write_buffer_size() == 0:
+                    try:
+                        sent = os.sendfile(self.sock_fd, self.fd, offset, min(count, TURN_LIMIT))
+                    except BlockingIOError:
+                        sent = 0
+                    self.req.bytes_sent += sent
+                    self.req.body_bytes_sent += sent
+                if sent == 0:
+                    # The socket is full (or sendfile does not apply): one chunk through the
+                    # transport, which then tells us when it has drained.
+                    data = os.pread(self.fd, min(count, CHUNK), offset)
+                    if not data:
+                        raise OSError(errno.EIO, "file was truncated while sent")
+                    self._write(data)
+                    sent = len(data)
+                sent_this_turn += sent
+                if sent >= count:
+                    self.index += 1
+                else:
+                    self.pieces[self.index] = (offset + sent, count - sent)
+        except OSError as exc:
+            self.close()
+            level = "info" if exc.errno in (errno.EPIPE, errno.ECONNRESET) else "crit"
+            conn._log_error(level, f"sendfile() failed ({exc.errno}: {exc.strerror})"
+                                   f"{log_context(self.req)}")
+            conn.abort(self.req)
+            return
+        if self.compressor is not None:
+            tail = self.compressor.flush()
+            end = (b"%x\r\n" % len(tail) + tail + b"\r\n" if tail else b"") + b"0\r\n\r\n"
+            transport.write(end)
+            self.req.bytes_sent += len(end)
+            self.req.body_bytes_sent += len(end)
+        self.close()
+        conn.finish(self.req)
+
+
+def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,
+              body: bytes) -> tuple[bool, bytes | None]:
+    """gzip for a response the proxy generates (error pages, `return`): (Vary wanted, the
+    compressed chunk-encoded body or None to send `body` as it is). nginx's gzip filter treats
+    those like any response: 200/403/404, a gzip_types type, at least gzip_min_length."""
+    st = plan.settings.static
+    if req.method == "HEAD" or not rules.gzip_applies(st, status, content_type.decode(),
+                                                      len(body)):
+        return False, None
+    vary = st.gzip.vary
+    if not rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
+                                 req.header("via")):
+        return vary, None
+    compressor = _gzip_compressor(st, len(body))
+    data = compressor.compress(body) + compressor.flush()
+    return vary, b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"

@@ -1,0 +1,262 @@
+"""nginx's rules for answering with a file, as pure functions (no I/O): the file's path for a
+URI (root / alias), its Content-Type (types, default_type, charset), ETag and Last-Modified,
+the conditional requests (ngx_http_not_modified_filter_module), byte ranges
+(ngx_http_range_filter_module), whether to gzip (ngx_http_gzip_module), and the Location of the
+301 for a directory without its slash.
+
+The I/O (stat, open, send) is in proxy/static.py.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate, parsedate_tz
+from urllib.parse import quote
+
+from hotdeploy.config.model import DEFAULT_MIME_TYPES, StaticSettings
+
+DEFAULT_ROOT = "html"  # nginx's default root, under the prefix
+DEFAULT_INDEX = "index.html"
+
+# Conditional outcome of a request for a file of known mtime / ETag.
+SEND, NOT_MODIFIED, PRECONDITION_FAILED = 200, 304, 412
+
+
+def file_path(settings: StaticSettings, root: str, alias: str | None, location_prefix: str,
+              uri: str) -> str:
+    """ngx_http_map_uri_to_path: `root` + URI, or `alias` + the URI past the location's
+    prefix. `root`/`alias` are already rendered (variables) and absolute."""
+    if alias is not None:
+        rest = uri[len(location_prefix):] if uri.startswith(location_prefix) else uri
+        return alias + rest
+    return root + uri
+
+
+def content_type(settings: StaticSettings, uri: str) -> str:
+    """ngx_http_set_content_type: the extension after the URI's last '.' (not across a '/'),
+    looked up case-insensitively in `types`; `default_type` otherwise; plus `; charset=` for
+    `charset_types`."""
+    types = settings.types if settings.types is not None else DEFAULT_MIME_TYPES
+    found = None
+    slash = uri.rfind("/")
+    dot = uri.rfind(".")
+    if dot > slash:
+        found = types.get(uri[dot + 1:].lower())
+    mime = found if found is not None else settings.default_type
+    return with_charset(settings, mime)
+
+
+def with_charset(settings: StaticSettings, mime: str) -> str:
+    if settings.charset is not None and mime.lower() in settings.charset_types:
+        return f"{mime}; charset={settings.charset}"
+    return mime
+
+
+def etag(mtime: int, size: int) -> str:
+    """nginx's strong ETag: the mtime and the size in hexadecimal."""
+    return f'"{mtime:x}-{size:x}"'
+
+
+def http_date(seconds: int) -> str:
+    return formatdate(seconds, usegmt=True)
+
+
+def parse_http_date(value: str) -> int | None:
+    """ngx_parse_http_time: RFC 1123, RFC 850 and asctime dates; None when unparseable."""
+    parsed = parsedate_tz(value)
+    if parsed is None:
+        return None
+    import calendar
+
+    offset = parsed[9] or 0
+    try:
+        return calendar.timegm(parsed[:9]) - offset  # type: ignore[arg-type]
+    except (OverflowError, ValueError):
+        return None
+
+
+def _etag_matches(header: str, tag: str, weak: bool) -> bool:
+    """ngx_http_test_if_match: `*`, or one of the listed tags (weak comparison for
+    If-None-Match: `W/` ignored on both sides)."""
+    if header.strip() == "*":
+        return True
+    if weak and tag.startswith("W/"):
+        tag = tag[2:]
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if weak and candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == tag:
+            return True
+    return False
+
+
+def conditional(settings: StaticSettings, mtime: int, tag: str | None, if_modified_since: str,
+                if_none_match: str, if_unmodified_since: str, if_match: str) -> int:
+    """SEND, NOT_MODIFIED or PRECONDITION_FAILED, in ngx_http_not_modified_header_filter's
+    order (for a 200 response)."""
+    if if_unmodified_since:
+        iums = parse_http_date(if_unmodified_since)
+        if iums is None or iums < mtime:
+            return PRECONDITION_FAILED
+    if if_match and (tag is None or not _etag_matches(if_match, tag, weak=False)):
+        return PRECONDITION_FAILED
+    if not (if_modified_since or if_none_match):
+        return SEND
+    if if_modified_since:
+        mode = settings.if_modified_since
+        if mode == "off":
+            return SEND
+        ims = parse_http_date(if_modified_since)
+        if ims != mtime and (mode == "exact" or ims is None or ims < mtime):
+            return SEND
+    if if_none_match and (tag is None or not _etag_matches(if_none_match, tag, weak=True)):
+        return SEND
+    return NOT_MODIFIED
+
+
+# Outcome of a Range header: FULL (send it all), UNSATISFIABLE (416), or the ranges.
+FULL: list[tuple[int, int]] = []
+UNSATISFIABLE = None
+
+
+def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
+    """ngx_http_range_parse: [start, end) pairs; FULL (empty list) to send the whole file;
+    UNSATISFIABLE (None) for 416. A header not starting with `bytes=` means FULL."""
+    if value[:6].lower() != "bytes=":
+        return FULL
+    text = value[6:]
+    pos = 0
+    n = len(text)
+    ranges: list[tuple[int, int]] = []
+    total = 0
+
+    def spaces(p: int) -> int:
+        while p < n and text[p] == " ":
+            p += 1
+        return p
+
+    def digits(p: int) -> tuple[int, int] | None:
+        start = p
+        while p < n and text[p].isdigit() and text[p].isascii():
+            p += 1
+        if p == start:
+            return None
+        return int(text[start:p]), p
+
+    while True:
+        pos = spaces(pos)
+        suffix = False
+        start = end = 0
+        found_end = False
+        if pos < n and text[pos] != "-":
+            got = digits(pos)
+            if got is None:
+                return UNSATISFIABLE
+            start, pos = got
+            pos = spaces(pos)
+            if pos >= n or text[pos] != "-":
+                return UNSATISFIABLE
+            pos = spaces(pos + 1)
+            if pos >= n or text[pos] == ",":
+                end = size
+                found_end = True
+        elif pos < n:
+            suffix = True
+            pos += 1
+        else:
+            return UNSATISFIABLE
+        if not found_end:
+            got = digits(pos)
+            if got is None:
+                return UNSATISFIABLE
+            end, pos = got
+            pos = spaces(pos)
+            if pos < n and text[pos] != ",":
+                return UNSATISFIABLE
+            if suffix:
+                start = size - end if end < size else 0
+                end = size - 1
+            end = size if end >= size else end + 1
+        if start < end:
+            ranges.append((start, end))
+            total += end - start
+        elif start == 0:
+            return FULL
+        if pos >= n or text[pos] != ",":
+            break
+        pos += 1
+    if not ranges:
+        return UNSATISFIABLE
+    if total > size:
+        return FULL
+    return ranges
+
+
+def if_range_allows(if_range: str, tag: str | None, mtime: int) -> bool:
+    """ngx_http_range_header_filter's If-Range: an exact strong ETag, or the exact date."""
+    if not if_range:
+        return True
+    if if_range.startswith('"'):
+        return tag is not None and not tag.startswith("W/") and if_range == tag
+    return parse_http_date(if_range) == mtime
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """ngx_http_gzip_accept_encoding: a `gzip` token whose q-value is not zero."""
+    for item in accept_encoding.lower().split(","):
+        token, _, params = item.strip().partition(";")
+        if token.strip() != "gzip":
+            continue
+        params = params.strip().replace(" ", "")
+        if params.startswith("q="):
+            try:
+                return float(params[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
+
+
+def gzip_applies(settings: StaticSettings, status: int, mime: str, length: int) -> bool:
+    """The response side of ngx_http_gzip_header_filter: gzip on, 200/403/404, a listed type
+    and at least gzip_min_length bytes (also decides `Vary` with gzip_vary)."""
+    gz = settings.gzip
+    if not gz.enabled or status not in (200, 403, 404):
+        return False
+    if length != -1 and length < gz.min_length:
+        return False
+    base = mime.partition(";")[0].strip().lower()
+    return "*" in gz.types or base in gz.types
+
+
+def gzip_request_ok(settings: StaticSettings, version: str, accept_encoding: str,
+                    via: str) -> bool:
+    """ngx_http_gzip_ok for a response of our own (not proxied: no upstream headers): the
+    client takes gzip, speaks HTTP/1.1 (gzip_http_version's default) and, when the request
+    came through a proxy (`Via`), gzip_proxied allows it."""
+    if version != "1.1" or not _accepts_gzip(accept_encoding):
+        return False
+    if via:
+        proxied = settings.gzip.proxied
+        # Of the conditions, only `any` holds for a file (no Expires/Cache-Control/
+        # Authorization-dependent headers are produced); no_last_modified/no_etag depend on
+        # the response having none.
+        return "any" in proxied
+    return True
+
+
+def redirect_location(settings: StaticSettings, uri: str, args: str, scheme: str,
+                      host: str, server_name: str, port: int) -> str:
+    """Location of the 301 for a directory asked without its trailing slash
+    (ngx_http_static_handler, ngx_http_header_filter's relative-to-absolute rewrite)."""
+    path = quote(uri, safe="/:@!$&'()*+,;=-._~") + "/"
+    if args:
+        path += "?" + args
+    if not settings.absolute_redirect:
+        return path
+    name = server_name if settings.server_name_in_redirect and server_name else host
+    default_port = 443 if scheme == "https" else 80
+    authority = name
+    if settings.port_in_redirect and port != default_port:
+        authority = f"{name}:{port}"
+    return f"{scheme}://{authority}{path}"
