@@ -70,7 +70,11 @@ class GeneratedResponses:
             self._write_generated(req, status, pages.error_body(code),
                                   b"Location: " + text.encode("latin-1", "replace") + b"\r\n")
         elif text is not None:
-            self._write_generated(req, status, text.encode(), b"", b"text/plain")
+            # nginx types a `return` text with default_type (text/plain unless configured).
+            content_type = b"text/plain"
+            if req.plan is not None:
+                content_type = req.plan.settings.static.default_type.encode("latin-1")
+            self._write_generated(req, status, text.encode(), b"", content_type)
         elif status >= 400 and override is None:
             self.respond(req, status)
         else:
@@ -158,7 +162,7 @@ class GeneratedResponses:
             parts.append(b"Content-Type: " + content_type + b"\r\n")
             if gzipped is None:
                 parts.append(b"Content-Length: %d\r\n" % len(body))
-            else:
+            elif req.method != "HEAD":  # nginx frames no body for HEAD: no chunking
                 parts.append(b"Transfer-Encoding: chunked\r\n")
         parts.append(extra)
         if keep:

@@ -268,10 +268,20 @@ def _static(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
 def _directory_redirect(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
     st = plan.settings.static
     names = plan.server.server_names
-    host = req.host or (names[0] if names else "") or req.server_addr
+    # ngx_http_header_filter: the request's host, else the address the client connected to.
+    host = req.host or req.server_addr
     location = rules.redirect_location(st, uri, req.args, "http", host,
                                        names[0] if names else "", req.server_port)
     line = b"Location: " + location.encode("latin-1", "replace") + b"\r\n"
+    if location.startswith("/"):
+        # A relative Location stays in nginx's header list: after Connection, before the
+        # add_header lines (an absolute one is written by the header filter, before).
+        body = pages.error_body(301)
+        head = _head(conn, req, plan, 301, [b"Content-Type: text/html\r\n",
+                                            b"Content-Length: %d\r\n" % len(body)],
+                     [line], 301) + b"\r\n"
+        _finish_inline(conn, req, 301, head, b"" if req.method == "HEAD" else body)
+        return
     conn._write_generated(req, 301, pages.error_body(301), line)
 
 
@@ -317,15 +327,22 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     mime = rules.content_type(st, uri)
     type_line = b"Content-Type: " + mime.encode("latin-1", "replace") + b"\r\n"
     head_only = req.method == "HEAD"
-    gzip_on = rules.gzip_applies(st, 200, mime, size) and not head_only
+    # A HEAD request gets the head of the compressed response (nginx decides before it
+    # knows that no body will follow).
+    gzip_on = rules.gzip_applies(st, 200, mime, size)
     vary = [b"Vary: Accept-Encoding\r\n"] if gzip_on and st.gzip.vary else []
     if gzip_on and rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
                                          req.header("via")):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
+                     [type_line, last_modified] if head_only else
                      [type_line, last_modified, b"Transfer-Encoding: chunked\r\n"],
                      vary + weak, 200) + b"Content-Encoding: gzip\r\n\r\n"
         req.status = 200
+        if head_only:
+            os.close(fd)
+            _finish_inline(conn, req, 200, head, b"")
+            return
         _start_body(conn, req, head, fd, [(0, size)], _gzip_compressor(st, size))
         return
     ranges = rules.FULL
@@ -559,8 +576,7 @@ def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes
     compressed chunk-encoded body or None to send `body` as it is). nginx's gzip filter treats
     those like any response: 200/403/404, a gzip_types type, at least gzip_min_length."""
     st = plan.settings.static
-    if req.method == "HEAD" or not rules.gzip_applies(st, status, content_type.decode(),
-                                                      len(body)):
+    if not rules.gzip_applies(st, status, content_type.decode(), len(body)):
         return False, None
     vary = st.gzip.vary
     if not rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
