@@ -19,7 +19,7 @@ PURE = [
     "hotdeploy.balancer.ip_hash", "hotdeploy.balancer.key_hash",
     "hotdeploy.balancer.consistent_hash", "hotdeploy.balancer.weighted_random",
     "hotdeploy.upstream.health", "hotdeploy.upstream.passive", "hotdeploy.upstream.slow_start",
-    "hotdeploy.proxy.retry",
+    "hotdeploy.proxy.retry", "hotdeploy.proxy.static_rules",
     "hotdeploy.orchestrator.planner", "hotdeploy.orchestrator.steps",
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",

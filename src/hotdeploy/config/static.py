@@ -59,12 +59,9 @@ def _path(node: Node, level: v.Level, env: Any) -> None:
 
 
 def _index(node: Node, level: v.Level, env: Any) -> None:
-    for position, name in enumerate(node.args):
+    for name in node.args:
         if not name:
             raise node.error(f'index "" in "{node.name}" directive is invalid')
-        if name.startswith("/") and position != len(node.args) - 1:
-            raise node.error(f'only the last index in "{node.name}" directive should be '
-                             'absolute')
         level.append("static.index", compile_template(name, node.source))
 
 
@@ -76,11 +73,9 @@ def _autoindex(node: Node, level: v.Level, env: Any) -> None:
 
 def _try_files(node: Node, level: v.Level, env: Any) -> None:
     last = node.args[-1]
-    if last.startswith("="):
-        code = last[1:]
-        # ngx_http_core_try_files: 444 (close) or 200..999.
-        if not code.isdigit() or (int(code) != 444 and not 200 <= int(code) <= 999):
-            raise node.error(f'invalid code "{code}"')
+    # ngx_http_core_try_files: a number after "=" (444 closes the connection).
+    if last.startswith("=") and not last[1:].isdigit():
+        raise node.error(f'invalid code "{last}"')
     level.set(node, "static.try_files",
               tuple(compile_template(arg, node.source) for arg in node.args))
 
