@@ -40,6 +40,8 @@ ERRORS = [
     ("autoindex-on", "server {\n autoindex on;\n}",
      '"autoindex on" is not supported by hotdeploy (directory listings)', 4, False),
     ("server-tokens-value", "server_tokens loud;", 'invalid value "loud"', 3, True),
+    ("listen-ssl", "server {\n listen 127.0.0.1:8443 ssl;\n}",
+     'the "ssl" parameter is not supported by hotdeploy (no TLS)', 4, False),
 ]
 
 

@@ -64,6 +64,10 @@ def parse_listen(node: Node) -> tuple[list[Listen], bool]:
             if value not in ("on", "off"):
                 raise node.error(f'invalid ipv6only flags "{value}"')
             ipv6only, has_options = value == "on", True
+        elif param == "ssl":
+            # nginx built without TLS says `the "ssl" parameter requires
+            # ngx_http_ssl_module`; hotdeploy has no TLS yet.
+            raise node.error('the "ssl" parameter is not supported by hotdeploy (no TLS)')
         else:
             raise node.error(f'invalid parameter "{param}"')
     listens = [
