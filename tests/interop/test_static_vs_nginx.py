@@ -62,6 +62,8 @@ http {{
             alias {www}/;
         }}
         location /gzany/ {{ gzip_proxied any; alias {www}/; }}
+        location /gzpriv/ {{ gzip_proxied private; alias {www}/; }}
+        location /gznoetag/ {{ gzip_proxied no_etag; alias {www}/; }}
         location /quiet/ {{ log_not_found off; alias {www}/; }}
         location /idx/ {{ index missing.html /a.txt; alias {www}/dir/; }}
     }}
@@ -205,6 +207,9 @@ CASES: dict[str, str] = {
     + f"Accept-Encoding: gzip\nIf-Modified-Since: {MTIME_DATE}\n",
     "gzip_via_off": GET.format("/index.html") + "Accept-Encoding: gzip\nVia: 1.1 cache\n",
     "gzip_via_any": GET.format("/gzany/index.html") + "Accept-Encoding: gzip\nVia: 1.1 cache\n",
+    "gzip_via_private_file": GET.format("/gzpriv/index.html") + "Accept-Encoding: gzip\nVia: 1\n",
+    "gzip_via_no_etag_file": GET.format("/gznoetag/index.html") + "Accept-Encoding: gzip\nVia: 1\n",
+    "gzip_via_private_404": GET.format("/gzpriv/nope") + "Accept-Encoding: gzip\nVia: 1\n",
     "gzip_404_page": GET.format("/nope") + "Accept-Encoding: gzip\n",
     "gzip_403_page": GET.format("/noidx/") + "Accept-Encoding: gzip\n",
     "gzip_head_404": "HEAD /nope HTTP/1.1\nHost: static.test\nAccept-Encoding: gzip\n",

@@ -84,3 +84,5 @@ class LocationPlan:
     # proxy_buffering off: SO_RCVBUF of new upstream sockets, so that one read stays about
     # proxy_buffer_size (nginx reads into that one buffer); 0 = the kernel's default.
     upstream_rcvbuf: int = 0
+    # `gzip on` here: proxied responses are checked for compression (static.gzip_upstream_head).
+    gzip: bool = False

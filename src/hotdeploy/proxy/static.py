@@ -331,8 +331,8 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     # knows that no body will follow).
     gzip_on = rules.gzip_applies(st, 200, mime, size)
     vary = [b"Vary: Accept-Encoding\r\n"] if gzip_on and st.gzip.vary else []
-    if gzip_on and rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
-                                         req.header("via")):
+    own = {b"last-modified": b""} if tag is None else {b"last-modified": b"", b"etag": b""}
+    if gzip_on and _gzip_ok(req, st, own):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
                      [type_line, last_modified] if head_only else
@@ -570,6 +570,17 @@ class FileSender:
         conn.finish(self.req)
 
 
+def _gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.0) -> bool:
+    """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1 and, when it came through a
+    proxy (`Via`), gzip_proxied allows this response (`response`: its lower-case headers)."""
+    if not rules.gzip_request_ok(req.version, req.header("accept-encoding")):
+        return False
+    if not req.header("via"):
+        return True
+    return rules.gzip_proxied_allows(st.gzip.proxied, response,
+                                     bool(req.header("authorization")), now)
+
+
 def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,
               body: bytes) -> tuple[bool, bytes | None]:
     """gzip for a response the proxy generates (error pages, `return`): (Vary wanted, the
@@ -579,9 +590,44 @@ def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes
     if not rules.gzip_applies(st, status, content_type.decode(), len(body)):
         return False, None
     vary = st.gzip.vary
-    if not rules.gzip_request_ok(st, req.version, req.header("accept-encoding"),
-                                 req.header("via")):
+    if not _gzip_ok(req, st, {}):
         return vary, None
     compressor = _gzip_compressor(st, len(body))
     data = compressor.compress(body) + compressor.flush()
     return vary, b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
+
+
+def gzip_upstream_head(req: Request, plan: LocationPlan, status: int,
+                       headers: list[tuple[bytes, bytes]],
+                       now: float) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """gzip for a proxied response: (the headers to send, a compressor or None). When nginx
+    would compress it: Content-Length and Accept-Ranges go, the ETag turns weak, and
+    `Content-Encoding: gzip` is added (the body is then chunked for the client)."""
+    st = plan.settings.static
+    lower = {name.lower(): value for name, value in headers}
+    if lower.get(b"content-encoding"):
+        return headers, None
+    length_text = lower.get(b"content-length", b"-1").strip()
+    length = int(length_text) if length_text.lstrip(b"-").isdigit() else -1
+    mime = lower.get(b"content-type", b"").decode("latin-1")
+    if not mime or not rules.gzip_applies(st, status, mime, length):
+        return headers, None
+    vary = [(b"Vary", b"Accept-Encoding")] if st.gzip.vary else []
+    if not _gzip_ok(req, st, lower, now):
+        return headers + vary, None
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname in (b"content-length", b"accept-ranges"):
+            continue
+        if lname == b"etag":
+            if value.startswith(b'"'):
+                value = b"W/" + value
+            elif not value.startswith(b"W/"):
+                continue  # ngx_http_weak_etag: not an entity tag, dropped
+        kept.append((name, value))
+    kept += vary
+    kept.append((b"Content-Encoding", b"gzip"))
+    if req.method == "HEAD":
+        return kept, None
+    return kept, _gzip_compressor(st, length)

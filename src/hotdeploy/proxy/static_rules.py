@@ -229,20 +229,10 @@ def gzip_applies(settings: StaticSettings, status: int, mime: str, length: int) 
     return "*" in gz.types or base in gz.types
 
 
-def gzip_request_ok(settings: StaticSettings, version: str, accept_encoding: str,
-                    via: str) -> bool:
-    """ngx_http_gzip_ok for a response of our own (not proxied: no upstream headers): the
-    client takes gzip, speaks HTTP/1.1 (gzip_http_version's default) and, when the request
-    came through a proxy (`Via`), gzip_proxied allows it."""
-    if version != "1.1" or not _accepts_gzip(accept_encoding):
-        return False
-    if via:
-        proxied = settings.gzip.proxied
-        # Of the conditions, only `any` holds for a file (no Expires/Cache-Control/
-        # Authorization-dependent headers are produced); no_last_modified/no_etag depend on
-        # the response having none.
-        return "any" in proxied
-    return True
+def gzip_request_ok(version: str, accept_encoding: str) -> bool:
+    """The request side of ngx_http_gzip_ok: the client takes gzip and speaks HTTP/1.1
+    (gzip_http_version's default); `Via` is judged by `gzip_proxied_allows`."""
+    return version == "1.1" and _accepts_gzip(accept_encoding)
 
 
 def redirect_location(settings: StaticSettings, uri: str, args: str, scheme: str,
@@ -260,3 +250,30 @@ def redirect_location(settings: StaticSettings, uri: str, args: str, scheme: str
     if settings.port_in_redirect and port != default_port:
         authority = f"{name}:{port}"
     return f"{scheme}://{authority}{path}"
+
+
+def _has_token(value: str, token: str) -> bool:
+    return token in {t.strip().partition("=")[0] for t in value.lower().split(",")}
+
+
+def gzip_proxied_allows(proxied: frozenset[str], response: dict[bytes, bytes],
+                        authorization: bool, now: float) -> bool:
+    """gzip_proxied for a request that came through a proxy (it has `Via`), judged on the
+    response's headers in ngx_http_gzip_ok's order: an Expires or a Cache-Control decides
+    alone; otherwise only no_last_modified / no_etag can refuse."""
+    if "off" in proxied:
+        return False
+    if "any" in proxied or ("auth" in proxied and authorization):
+        return True
+    if b"expires" in response:
+        if "expired" not in proxied:
+            return False
+        expires = parse_http_date(response[b"expires"].decode("latin-1"))
+        return expires is not None and expires <= now
+    if b"cache-control" in response:
+        value = response[b"cache-control"].decode("latin-1")
+        return any(token in proxied and _has_token(value, token)
+                   for token in ("no-cache", "no-store", "private"))
+    if "no_last_modified" in proxied and b"last-modified" in response:
+        return False
+    return not ("no_etag" in proxied and b"etag" in response)
