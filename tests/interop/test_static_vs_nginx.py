@@ -66,6 +66,12 @@ http {{
         location /gznoetag/ {{ gzip_proxied no_etag; alias {www}/; }}
         location /quiet/ {{ log_not_found off; alias {www}/; }}
         location /idx/ {{ index missing.html /a.txt; alias {www}/dir/; }}
+        location /errpage/ {{ error_page 404 /err/404.html; }}
+        location /errpage-code/ {{ error_page 404 =200 /err/404.html; }}
+        location /errpage-missing/ {{ error_page 404 /err/none.html; }}
+        location /errpage-gz/ {{ gzip_vary on; error_page 404 /err/404.html; }}
+        location /errpage-try/ {{ try_files $uri =404; error_page 404 /err/404.html; }}
+        location /err/ {{ }}
     }}
     server {{
         listen 127.0.0.1:{port};
@@ -89,6 +95,8 @@ def _webroot(www: Path) -> None:
     (www / "big.html").write_bytes(b"<p>" + bytes(range(32, 127)) * 4000 + b"</p>\n")
     (www / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
     (www / "empty.txt").write_bytes(b"")
+    (www / "err").mkdir()
+    (www / "err" / "404.html").write_text("<h1>custom not found page</h1>\n" * 3)
     for path in www.rglob("*"):
         os.utime(path, (MTIME, MTIME))
 
@@ -215,6 +223,17 @@ CASES: dict[str, str] = {
     "gzip_404_page": GET.format("/nope") + "Accept-Encoding: gzip\n",
     "gzip_403_page": GET.format("/noidx/") + "Accept-Encoding: gzip\n",
     "gzip_head_404": "HEAD /nope HTTP/1.1\nHost: static.test\nAccept-Encoding: gzip\n",
+    # error_page answered from a file
+    "error_page_file": GET.format("/errpage/nope"),
+    "error_page_file_head": "HEAD /errpage/nope HTTP/1.1\nHost: static.test\n",
+    "error_page_file_post": "POST /errpage/nope HTTP/1.1\nHost: static.test\n"
+    "Content-Length: 0\n",
+    "error_page_override": GET.format("/errpage-code/nope"),
+    "error_page_missing": GET.format("/errpage-missing/nope"),
+    "error_page_gzip": GET.format("/errpage-gz/nope") + "Accept-Encoding: gzip\n",
+    "error_page_gzip_not_accepted": GET.format("/errpage-gz/nope"),
+    "error_page_try_files": GET.format("/errpage-try/nope"),
+    "error_page_ims": GET.format("/errpage/nope") + f"If-Modified-Since: {MTIME_DATE}\n",
     # host handling (the second server answers $host)
     "host_case_dot": "GET / HTTP/1.1\nHost: HOST.Test.\n",
     "host_port": "GET / HTTP/1.1\nHost: host.test:1234\n",

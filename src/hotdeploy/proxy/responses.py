@@ -14,7 +14,7 @@ from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.response_head import add_header_lines
-from hotdeploy.proxy.static import gzip_page
+from hotdeploy.proxy.static import gzip_page, serve_error_page
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
@@ -139,7 +139,11 @@ class GeneratedResponses:
                     target = runtime.plans.get(id(location))
         else:
             location = runtime.router.find_location(plan.server, uri.partition("?")[0])
-            target = runtime.plans.get(id(location)) if location is not None else None
+            # No location matches: the server's own settings answer (files, as nginx).
+            target = runtime.plans.get(id(location if location is not None else plan.server))
+        if target is not None and target.kind == "static":
+            serve_error_page(self, req, target, uri, code)
+            return True
         if target is None or target.kind != "return" or target.return_ is None:
             return False
         req.plan = target

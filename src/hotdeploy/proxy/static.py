@@ -39,15 +39,40 @@ _NOT_FOUND_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _boundaries = itertools.count(1)  # nginx numbers multipart boundaries per worker from 1
 
 
-def serve(conn: Any, req: Request, depth: int = 0) -> None:
+class _Walk:
+    """One request's way through try_files, index and internal redirects: how many redirects
+    so far, and the status an error_page answers with (0: an ordinary request)."""
+
+    __slots__ = ("depth", "err")
+
+    def __init__(self, err: int = 0) -> None:
+        self.depth = 0
+        self.err = err
+
+
+def serve(conn: Any, req: Request, walk: _Walk | None = None) -> None:
     """Answer `req` from its plan's static settings (plan.kind == "static")."""
     plan = req.plan
     assert plan is not None
+    if walk is None:
+        walk = _Walk()
     tried = plan.settings.static.try_files
     if tried:
-        _try_files(conn, req, plan, depth)
+        _try_files(conn, req, plan, walk)
     else:
-        _content(conn, req, plan, req.path, depth)
+        _content(conn, req, plan, req.path, walk)
+
+
+def serve_error_page(conn: Any, req: Request, target: LocationPlan, uri: str,
+                     status: int) -> None:
+    """`error_page CODE URI` whose URI is answered from files: the file with status CODE
+    (ngx_http_send_error_page: an internal redirect that keeps the error status)."""
+    path, mark, args = uri.partition("?")
+    req.path = path
+    if mark:
+        req.args = args
+    req.plan = target
+    serve(conn, req, _Walk(status))
 
 
 # --- mapping URIs to files -------------------------------------------------------------------
@@ -84,7 +109,7 @@ def _stat(path: str) -> os.stat_result | OSError:
 # --- try_files, index, internal redirects -----------------------------------------------------
 
 
-def _try_files(conn: Any, req: Request, plan: LocationPlan, depth: int) -> None:
+def _try_files(conn: Any, req: Request, plan: LocationPlan, walk: _Walk) -> None:
     """ngx_http_core_try_files_phase: the first existing file (or directory, for an argument
     ending in '/') becomes the URI; otherwise the last argument: =code, @name or a URI."""
     entries = plan.settings.static.try_files
@@ -104,7 +129,7 @@ def _try_files(conn: Any, req: Request, plan: LocationPlan, depth: int) -> None:
         if stat.S_ISDIR(found.st_mode) != test_dir:
             continue
         req.path = name
-        _content(conn, req, plan, name, depth)
+        _content(conn, req, plan, name, walk)
         return
     last = entries[-1].render(req)
     if last.startswith("="):
@@ -116,28 +141,29 @@ def _try_files(conn: Any, req: Request, plan: LocationPlan, depth: int) -> None:
             return
         conn.respond(req, code)
     elif last.startswith("@"):
-        _named(conn, req, plan, last, depth)
+        _named(conn, req, plan, last, walk)
     else:
         uri, _, args = last.partition("?")
-        _redirect(conn, req, plan, uri, args if "?" in last else req.args, depth)
+        _redirect(conn, req, plan, uri, args if "?" in last else req.args, walk)
 
 
-def _named(conn: Any, req: Request, plan: LocationPlan, name: str, depth: int) -> None:
+def _named(conn: Any, req: Request, plan: LocationPlan, name: str, walk: _Walk) -> None:
     runtime = req.runtime
     for location in plan.server.locations:
         if location.modifier == "@" and location.path == name:
             target = runtime.plans.get(id(location))
             if target is not None:
-                _enter(conn, req, target, depth)
+                _enter(conn, req, target, walk)
                 return
     conn._log_error("error", f'could not find named location "{name}"{log_context(req)}')
     conn.respond(req, 500)
 
 
 def _redirect(conn: Any, req: Request, plan: LocationPlan, uri: str, args: str,
-              depth: int) -> None:
+              walk: _Walk) -> None:
     """ngx_http_internal_redirect: the URI changes and the location is chosen again."""
-    if depth + 1 >= MAX_INTERNAL_REDIRECTS:
+    walk.depth += 1
+    if walk.depth >= MAX_INTERNAL_REDIRECTS:
         conn._log_error("error", "rewrite or internal redirection cycle while internally "
                                  f'redirecting to "{uri}"{log_context(req)}')
         conn.respond(req, 500)
@@ -152,28 +178,25 @@ def _redirect(conn: Any, req: Request, plan: LocationPlan, uri: str, args: str,
     if next_plan is None:
         conn.respond(req, 500)
         return
-    _enter(conn, req, next_plan, depth + 1)
+    _enter(conn, req, next_plan, walk)
 
 
-def _enter(conn: Any, req: Request, target: LocationPlan, depth: int) -> None:
+def _enter(conn: Any, req: Request, target: LocationPlan, walk: _Walk) -> None:
     req.plan = target
     if target.kind == "static":
-        if depth >= MAX_INTERNAL_REDIRECTS:
-            conn.respond(req, 500)
-            return
-        serve(conn, req, depth)
+        serve(conn, req, walk)
     else:
         conn._dispatch(req)
 
 
-def _content(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) -> None:
+def _content(conn: Any, req: Request, plan: LocationPlan, uri: str, walk: _Walk) -> None:
     if uri.endswith("/"):
-        _index(conn, req, plan, uri, depth)
+        _index(conn, req, plan, uri, walk)
     else:
-        _static(conn, req, plan, uri)
+        _static(conn, req, plan, uri, walk.err)
 
 
-def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) -> None:
+def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, walk: _Walk) -> None:
     """ngx_http_index_handler: the first index file that exists is an internal redirect; no
     index and a missing directory is 404, an existing one 403 (autoindex is off)."""
     st = plan.settings.static
@@ -182,7 +205,7 @@ def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) ->
     first_missing = ""
     for name in names:
         if name.startswith("/"):
-            _redirect(conn, req, plan, name, req.args, depth)
+            _redirect(conn, req, plan, name, req.args, walk)
             return
         path = _path(req, plan, root, alias, uri + name)
         try:
@@ -201,7 +224,7 @@ def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) ->
             conn.respond(req, 500)
             return
         os.close(fd)
-        _redirect(conn, req, plan, uri + name, req.args, depth)
+        _redirect(conn, req, plan, uri + name, req.args, walk)
         return
     directory = _path(req, plan, root, alias, uri)
     found = _stat(directory)
@@ -218,8 +241,9 @@ def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, depth: int) ->
 # --- the static handler -------------------------------------------------------------------------
 
 
-def _static(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
-    method = req.method
+def _static(conn: Any, req: Request, plan: LocationPlan, uri: str, err: int) -> None:
+    # An error page is fetched as GET whatever the request's method (HEAD stays HEAD).
+    method = req.method if not err or req.method == "HEAD" else "GET"
     if method not in ("GET", "HEAD", "POST"):
         conn.respond(req, 405)
         return
@@ -262,7 +286,7 @@ def _static(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
         os.close(fd)
         conn.respond(req, 405)
         return
-    _send_file(conn, req, plan, uri, fd, info)
+    _send_file(conn, req, plan, uri, fd, info, err)
 
 
 def _directory_redirect(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
@@ -305,11 +329,14 @@ def _head(conn: Any, req: Request, plan: LocationPlan, status: int, before: list
 
 
 def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
-               info: os.stat_result) -> None:
+               info: os.stat_result, err: int = 0) -> None:
     st = plan.settings.static
     size = info.st_size
     mtime = int(info.st_mtime)
     tag = rules.etag(mtime, size) if st.etag else None
+    if err and err != 200:
+        _send_error_file(conn, req, plan, uri, fd, size, tag, err)
+        return
     outcome = rules.conditional(st, mtime, tag, req.header("if-modified-since"),
                                 req.header("if-none-match"), req.header("if-unmodified-since"),
                                 req.header("if-match"))
@@ -391,6 +418,43 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         _finish_inline(conn, req, status, head, b"")
         return
     _start_body(conn, req, head, fd, pieces, None)
+
+
+def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
+                     size: int, tag: str | None, status: int) -> None:
+    """A file as the body of an error status: no conditionals, no ranges, no Last-Modified
+    (nginx's filters act on 200 only; its header filter drops Last-Modified otherwise)."""
+    st = plan.settings.static
+    mime = rules.content_type(st, uri)
+    type_line = b"Content-Type: " + mime.encode("latin-1", "replace") + b"\r\n"
+    etag_line = [b"ETag: " + tag.encode() + b"\r\n"] if tag is not None else []
+    head_only = req.method == "HEAD"
+    if pages.wire_status(status) in pages.CLOSING_STATUSES:
+        req.close_after = True
+    if rules.gzip_applies(st, status, mime, size):
+        vary = [b"Vary: Accept-Encoding\r\n"] if st.gzip.vary else []
+        if _gzip_ok(req, st, {b"etag": b""} if tag else {}):
+            weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
+            head = _head(conn, req, plan, status,
+                         [type_line] if head_only else
+                         [type_line, b"Transfer-Encoding: chunked\r\n"],
+                         vary + weak, status) + b"Content-Encoding: gzip\r\n\r\n"
+            req.status = status
+            if head_only:
+                os.close(fd)
+                _finish_inline(conn, req, status, head, b"")
+                return
+            _start_body(conn, req, head, fd, [(0, size)], _gzip_compressor(st, size))
+            return
+        etag_line = vary + etag_line
+    head = _head(conn, req, plan, status, [type_line, b"Content-Length: %d\r\n" % size],
+                 etag_line, status) + b"\r\n"
+    req.status = status
+    if head_only:
+        os.close(fd)
+        _finish_inline(conn, req, status, head, b"")
+        return
+    _start_body(conn, req, head, fd, [(0, size)], None)
 
 
 def _unsatisfiable(conn: Any, req: Request, plan: LocationPlan, size: int) -> None:
