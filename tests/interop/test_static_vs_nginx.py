@@ -51,6 +51,11 @@ http {{
             alias {www}/;
         }}
         location /charset/ {{ charset utf-8; alias {www}/; }}
+        location /charset-return/ {{
+            charset koi8-r;
+            default_type text/plain;
+            return 200 "text\n";
+        }}
         location /relative/ {{ absolute_redirect off; alias {www}/; }}
         location /noport/ {{ port_in_redirect off; alias {www}/; }}
         location /sname/ {{ server_name_in_redirect on; alias {www}/; }}
@@ -155,6 +160,8 @@ CASES: dict[str, str] = {
     "empty": GET.format("/empty.txt"),
     "charset": GET.format("/charset/index.html"),
     "charset_other_type": GET.format("/charset/big.bin"),
+    "charset_404_page": GET.format("/charset/nope"),
+    "charset_return_text": GET.format("/charset-return/"),
     "relative_redirect": GET.format("/relative/dir"),
     "noport_redirect": GET.format("/noport/dir"),
     "sname_redirect": "GET /sname/dir HTTP/1.1\nHost: other.example\n",

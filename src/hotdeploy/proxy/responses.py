@@ -14,7 +14,7 @@ from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.response_head import add_header_lines
-from hotdeploy.proxy.static import gzip_page, serve_error_page
+from hotdeploy.proxy.static import gzip_page, serve_error_page, with_charset
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
@@ -160,6 +160,8 @@ class GeneratedResponses:
         keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
         vary, gzipped = False, None
+        if plan is not None and plan.settings.static.charset is not None:
+            content_type = with_charset(plan.settings.static, content_type)
         if plan is not None and plan.settings.static.gzip.enabled:
             vary, gzipped = gzip_page(req, plan, wire, content_type, body)
         if wire not in pages.NO_BODY_STATUSES:

@@ -634,6 +634,11 @@ class FileSender:
         conn.finish(self.req)
 
 
+def with_charset(st: Any, content_type: bytes) -> bytes:
+    """The charset filter on a response the proxy generates (`charset` is set)."""
+    return rules.with_charset(st, content_type.decode("latin-1")).encode("latin-1")
+
+
 def _gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.0) -> bool:
     """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1 and, when it came through a
     proxy (`Via`), gzip_proxied allows this response (`response`: its lower-case headers)."""
