@@ -17,7 +17,7 @@ import httptools
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
-from hotdeploy.proxy.static import gzip_upstream_head
+from hotdeploy.proxy.static import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri
@@ -438,6 +438,8 @@ class Exchange:
             client.write_limit = limit
             client.transport.set_write_buffer_limits(high=limit)
         headers = self.resp_headers
+        if self.plan.charset:
+            headers = charset_upstream_head(self.plan, headers)
         if self.plan.gzip:
             headers, self.compressor = gzip_upstream_head(req, self.plan, status, headers,
                                                           time.time())

@@ -86,3 +86,4 @@ class LocationPlan:
     upstream_rcvbuf: int = 0
     # `gzip on` here: proxied responses are checked for compression (static.gzip_upstream_head).
     gzip: bool = False
+    charset: bool = False  # `charset NAME` here: added to proxied Content-Types

@@ -130,6 +130,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
     plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
     plan.gzip = settings.static.gzip.enabled
+    plan.charset = settings.static.charset is not None
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
         pp = location.proxy_pass
         plan.upstream = pp.upstream

@@ -639,6 +639,20 @@ def with_charset(st: Any, content_type: bytes) -> bytes:
     return rules.with_charset(st, content_type.decode("latin-1")).encode("latin-1")
 
 
+def charset_upstream_head(plan: LocationPlan,
+                          headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """nginx's charset filter on a proxied response: `; charset=NAME` added to a Content-Type
+    in charset_types that names no charset (a compressed one too: only recoding skips
+    those); a response that names one is left as it is (hotdeploy converts no charsets)."""
+    st = plan.settings.static
+    out = []
+    for name, value in headers:
+        if name.lower() == b"content-type" and b"charset=" not in value.lower():
+            value = with_charset(st, value)
+        out.append((name, value))
+    return out
+
+
 def _gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.0) -> bool:
     """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1 and, when it came through a
     proxy (`Via`), gzip_proxied allows this response (`response`: its lower-case headers)."""
