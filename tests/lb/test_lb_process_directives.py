@@ -33,7 +33,7 @@ def test_worker_rlimit_nofile_sets_the_limit(tmp_path: Path) -> None:
         balancer.stop()
 
 
-def test_t_warns_about_user_when_not_root_and_accepts_it(tmp_path: Path) -> None:
+def test_t_warns_about_user_and_accepts_it(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
     conf.write_text("user root;\nevents {}\n")
     result = run_lb("-t", "-p", str(tmp_path), "-c", str(conf))
@@ -41,6 +41,8 @@ def test_t_warns_about_user_when_not_root_and_accepts_it(tmp_path: Path) -> None
     warning = ('the "user" directive makes sense only if the master process runs with '
                f"super-user privileges, ignored in {conf}:1")
     assert (warning in result.stderr) == (os.geteuid() != 0)
+    as_root = f'the "user" directive is not applied by hotdeploy in {conf}:1'
+    assert (as_root in result.stderr) == (os.geteuid() == 0)
 
 
 @pytest.mark.parametrize("module", ["ngx_http_lua_module", "ndk_http_module"])
