@@ -77,6 +77,18 @@ http {{
         location /errpage-gz/ {{ gzip_vary on; error_page 404 /err/404.html; }}
         location /errpage-try/ {{ try_files $uri =404; error_page 404 /err/404.html; }}
         location /err/ {{ }}
+        location /pathvars/ {{
+            alias {www}/dir/;
+            add_header X-Doc $document_root;
+            add_header X-File $request_filename;
+            add_header X-Real $realpath_root;
+        }}
+        location /rootvars/ {{
+            root {www}/link/..;
+            add_header X-Doc $document_root;
+            add_header X-File $request_filename;
+            add_header X-Real $realpath_root;
+        }}
     }}
     server {{
         listen 127.0.0.1:{port};
@@ -102,6 +114,9 @@ def _webroot(www: Path) -> None:
     (www / "empty.txt").write_bytes(b"")
     (www / "err").mkdir()
     (www / "err" / "404.html").write_text("<h1>custom not found page</h1>\n" * 3)
+    (www / "link").symlink_to(www / "dir")
+    (www / "rootvars").mkdir()
+    (www / "rootvars" / "f.txt").write_text("root variables\n")
     for path in www.rglob("*"):
         os.utime(path, (MTIME, MTIME))
 
@@ -230,6 +245,9 @@ CASES: dict[str, str] = {
     "gzip_404_page": GET.format("/nope") + "Accept-Encoding: gzip\n",
     "gzip_403_page": GET.format("/noidx/") + "Accept-Encoding: gzip\n",
     "gzip_head_404": "HEAD /nope HTTP/1.1\nHost: static.test\nAccept-Encoding: gzip\n",
+    # path variables
+    "path_variables_alias": GET.format("/pathvars/index.html"),
+    "path_variables_root": GET.format("/rootvars/f.txt"),
     # error_page answered from a file
     "error_page_file": GET.format("/errpage/nope"),
     "error_page_file_head": "HEAD /errpage/nope HTTP/1.1\nHost: static.test\n",
@@ -281,3 +299,13 @@ def test_error_log_lines_like_nginx(pair):
         assert 'nope.txt" failed (2: No such file or directory)' in log
         assert 'noidx/" is forbidden' in log
         assert "absent" not in log  # log_not_found off
+
+
+def test_path_variables_are_set(pair):
+    """The differential cases above compare them; here: they are not empty."""
+    _nginx, hotdeploy = pair
+    got = h.parse(h.request(hotdeploy.port, GET.format("/rootvars/f.txt")), hotdeploy.port)
+    headers = dict(got["headers"])
+    assert headers["X-Doc"].endswith("/www/link/..")
+    assert headers["X-File"].endswith("/www/link/../rootvars/f.txt")
+    assert headers["X-Real"].endswith("/www")

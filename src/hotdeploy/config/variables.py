@@ -21,6 +21,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "upstream_connect_time", "upstream_header_time", "status", "body_bytes_sent", "bytes_sent",
         "time_local", "time_iso8601", "msec", "pid", "nginx_version", "server_name", "connection",
         "connection_requests", "content_length", "content_type", "realip_remote_addr",
+        "document_root", "realpath_root", "request_filename",
     )
 )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hotdeploy.proxy.clock import time_local
+from hotdeploy.proxy.static_rules import base_paths, request_filename
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -201,6 +202,22 @@ def _content_length(r: Request) -> str:
     return r.header("content-length")
 
 
+def _document_root(r: Request) -> str:
+    # nginx: the root or alias value of the current request's location.
+    plan = r.plan
+    if plan is None:
+        return ""
+    root, alias = base_paths(plan.settings.static, r.runtime.config.prefix, r)
+    return alias if alias is not None else root
+
+
+def _request_filename(r: Request) -> str:
+    plan = r.plan
+    if plan is None:
+        return ""
+    return request_filename(plan.settings.static, r.runtime.config.prefix, plan.prefix, r)
+
+
 _VARIABLES: dict[str, Callable[[Request], str]] = {
     "remote_addr": lambda r: r.remote_addr,
     "realip_remote_addr": lambda r: r.realip_remote_addr,
@@ -245,6 +262,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "connection_requests": lambda r: str(r.conn_requests),
     "content_length": _content_length,
     "content_type": lambda r: r.header("content-type"),
+    "document_root": _document_root,
+    "realpath_root": lambda r: os.path.realpath(_document_root(r)) if r.plan else "",
+    "request_filename": _request_filename,
 }
 
 

@@ -80,17 +80,7 @@ def serve_error_page(conn: Any, req: Request, target: LocationPlan, uri: str,
 
 def _base(conn: Any, req: Request, plan: LocationPlan) -> tuple[str, str | None]:
     """The rendered root and alias (relative ones resolve against the prefix)."""
-    st = plan.settings.static
-    prefix = req.runtime.config.prefix
-    alias = None
-    if st.alias is not None:
-        alias = st.alias.render(req)
-        if not alias.startswith("/"):
-            alias = os.path.join(prefix, alias)
-    root = st.root.render(req) if st.root is not None else rules.DEFAULT_ROOT
-    if not root.startswith("/"):
-        root = os.path.join(prefix, root)
-    return root, alias
+    return rules.base_paths(plan.settings.static, req.runtime.config.prefix, req)
 
 
 def _path(req: Request, plan: LocationPlan, root: str, alias: str | None, uri: str) -> str:

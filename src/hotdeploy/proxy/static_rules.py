@@ -9,7 +9,9 @@ The I/O (stat, open, send) is in proxy/static.py.
 
 from __future__ import annotations
 
+import os
 from email.utils import formatdate, parsedate_tz
+from typing import Any
 from urllib.parse import quote
 
 from hotdeploy.config.model import DEFAULT_MIME_TYPES, StaticSettings
@@ -19,6 +21,29 @@ DEFAULT_INDEX = "index.html"
 
 # Conditional outcome of a request for a file of known mtime / ETag.
 SEND, NOT_MODIFIED, PRECONDITION_FAILED = 200, 304, 412
+
+
+def base_paths(settings: StaticSettings, prefix: str, req: Any) -> tuple[str, str | None]:
+    """The request's root and alias, rendered (they may hold variables) and made absolute
+    against the prefix (`req` is what the templates render against)."""
+    alias = None
+    if settings.alias is not None:
+        alias = settings.alias.render(req)
+        if not alias.startswith("/"):
+            alias = os.path.join(prefix, alias)
+    root = settings.root.render(req) if settings.root is not None else DEFAULT_ROOT
+    if not root.startswith("/"):
+        root = os.path.join(prefix, root)
+    return root, alias
+
+
+def request_filename(settings: StaticSettings, prefix: str, location_prefix: str,
+                     req: Any) -> str:
+    """$request_filename: the file the current URI maps to."""
+    root, alias = base_paths(settings, prefix, req)
+    if alias is not None and not location_prefix:
+        return alias  # alias in a regex location names the file itself
+    return file_path(settings, root, alias, location_prefix, req.path)
 
 
 def file_path(settings: StaticSettings, root: str, alias: str | None, location_prefix: str,
