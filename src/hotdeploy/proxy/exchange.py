@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
-from hotdeploy.proxy.static import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.upstream import UpstreamConnection
 from hotdeploy.proxy.upstream_request import build_request
 from hotdeploy.proxy.uri import upstream_uri

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from hotdeploy.config.model import Return
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.content_filters import gzip_page, with_charset
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.response_head import add_header_lines
-from hotdeploy.proxy.static import gzip_page, serve_error_page, with_charset
+from hotdeploy.proxy.static import serve_error_page
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request

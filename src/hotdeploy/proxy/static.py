@@ -15,14 +15,14 @@ import errno
 import itertools
 import os
 import stat
-import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from hotdeploy import defaults as d
 from hotdeploy.proxy import pages
 from hotdeploy.proxy import static_rules as rules
 from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.content_filters import gzip_compressor, gzip_ok
+from hotdeploy.proxy.file_sender import FileSender, read_pieces
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import add_header_lines
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
 
 INLINE_LIMIT = 64 * 1024  # a body up to this size is written together with its head
-CHUNK = 64 * 1024  # read size when a file goes through the transport
-TURN_LIMIT = 1024 * 1024  # bytes sent per event-loop turn before yielding to other work
 MAX_INTERNAL_REDIRECTS = 10  # nginx: NGX_HTTP_MAX_URI_CHANGES
 _NOT_FOUND_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _boundaries = itertools.count(1)  # nginx numbers multipart boundaries per worker from 1
@@ -349,7 +347,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     gzip_on = rules.gzip_applies(st, 200, mime, size)
     vary = [b"Vary: Accept-Encoding\r\n"] if gzip_on and st.gzip.vary else []
     own = {b"last-modified": b""} if tag is None else {b"last-modified": b"", b"etag": b""}
-    if gzip_on and _gzip_ok(req, st, own):
+    if gzip_on and gzip_ok(req, st, own):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
                      [type_line, last_modified] if head_only else
@@ -360,7 +358,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
             os.close(fd)
             _finish_inline(conn, req, 200, head, b"")
             return
-        _start_body(conn, req, head, fd, [(0, size)], _gzip_compressor(st, size))
+        _start_body(conn, req, head, fd, [(0, size)], gzip_compressor(st, size))
         return
     ranges = rules.FULL
     range_header = req.header("range")
@@ -423,7 +421,7 @@ def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: 
         req.close_after = True
     if rules.gzip_applies(st, status, mime, size):
         vary = [b"Vary: Accept-Encoding\r\n"] if st.gzip.vary else []
-        if _gzip_ok(req, st, {b"etag": b""} if tag else {}):
+        if gzip_ok(req, st, {b"etag": b""} if tag else {}):
             weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
             head = _head(conn, req, plan, status,
                          [type_line] if head_only else
@@ -434,7 +432,7 @@ def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: 
                 os.close(fd)
                 _finish_inline(conn, req, status, head, b"")
                 return
-            _start_body(conn, req, head, fd, [(0, size)], _gzip_compressor(st, size))
+            _start_body(conn, req, head, fd, [(0, size)], gzip_compressor(st, size))
             return
         etag_line = vary + etag_line
     head = _head(conn, req, plan, status, [type_line, b"Content-Length: %d\r\n" % size],
@@ -466,24 +464,12 @@ def _finish_inline(conn: Any, req: Request, status: int, head: bytes, body: byte
     conn.finish(req)
 
 
-def _gzip_compressor(st: Any, size: int) -> Any:
-    # ngx_http_gzip_filter_memory: a smaller window and memLevel for a short known length
-    # (the window's usable size is 262 bytes less), which also makes the bytes nginx's.
-    wbits, memlevel = 15, 8
-    if size > 0:
-        while size < (1 << (wbits - 1)) - 262:
-            wbits -= 1
-            memlevel -= 1
-        memlevel = max(memlevel, 1)
-    return zlib.compressobj(st.gzip.comp_level, zlib.DEFLATED, wbits + 16, memlevel)
-
-
 def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any],
                 compressor: Any) -> None:
     total = sum(len(p) if isinstance(p, bytes) else p[1] for p in pieces)
     if total <= INLINE_LIMIT:
         try:
-            body = _read_pieces(fd, pieces)
+            body = read_pieces(fd, pieces)
         except OSError as exc:
             os.close(fd)
             conn._log_error("crit", f"read() failed ({exc.errno}: {exc.strerror})"
@@ -506,201 +492,3 @@ def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any]
     sender = FileSender(conn, req, fd, pieces, compressor)
     conn.file_sender = sender
     sender.run()
-
-
-def _read_pieces(fd: int, pieces: list[Any]) -> bytes:
-    out = []
-    for piece in pieces:
-        if isinstance(piece, bytes):
-            out.append(piece)
-        else:
-            offset, count = piece
-            data = os.pread(fd, count, offset)
-            if len(data) != count:
-                raise OSError(errno.EIO, "file was truncated while read")
-            out.append(data)
-    return b"".join(out)
-
-
-class FileSender:
-    """Streams the pieces of a response body (literal bytes, or (offset, count) of the file)
-    to the client, optionally gzip-compressed and chunk-encoded."""
-
-    def __init__(self, conn: Any, req: Request, fd: int, pieces: list[Any],
-                 compressor: Any) -> None:
-        self.conn = conn
-        self.req = req
-        self.fd = fd
-        self.pieces = pieces
-        self.compressor = compressor
-        self.index = 0
-        self.waiting = False
-        self.done = False
-        transport = conn.transport
-        sock = transport.get_extra_info("socket")
-        self.sock_fd = sock.fileno() if sock is not None and compressor is None else -1
-
-    def close(self) -> None:
-        if not self.done:
-            self.done = True
-            os.close(self.fd)
-            if self.conn.file_sender is self:
-                self.conn.file_sender = None
-
-    def resume(self) -> None:
-        if self.waiting and not self.done:
-            self.waiting = False
-            self.run()
-
-    def _write(self, data: bytes) -> None:
-        if not data:
-            return
-        if self.compressor is not None:
-            data = self.compressor.compress(data)
-            if not data:
-                return
-            data = b"%x\r\n" % len(data) + data + b"\r\n"
-        self.conn.transport.write(data)
-        self.req.bytes_sent += len(data)
-        self.req.body_bytes_sent += len(data)
-
-    def run(self) -> None:
-        conn = self.conn
-        transport = conn.transport
-        sent_this_turn = 0
-        try:
-            while self.index < len(self.pieces):
-                if self.done or conn.closed or transport.is_closing():
-                    self.close()
-                    return
-                if transport.get_write_buffer_size() > d.DEFAULT_PROXY_BUFFERED_LIMIT:
-                    self.waiting = True  # resume_writing calls resume()
-                    return
-                if sent_this_turn >= TURN_LIMIT:
-                    conn.loop.call_soon(self.run)
-                    return
-                piece = self.pieces[self.index]
-                if isinstance(piece, bytes):
-                    self._write(piece)
-                    self.index += 1
-                    sent_this_turn += len(piece)
-                    continue
-                offset, count = piece
-                sent = 0
-                if self.sock_fd >= 0 and transport.get_write_buffer_size() == 0:
-                    try:
-                        sent = os.sendfile(self.sock_fd, self.fd, offset, min(count, TURN_LIMIT))
-                    except BlockingIOError:
-                        sent = 0
-                    self.req.bytes_sent += sent
-                    self.req.body_bytes_sent += sent
-                if sent == 0:
-                    # The socket is full (or sendfile does not apply): one chunk through the
-                    # transport, which then tells us when it has drained.
-                    data = os.pread(self.fd, min(count, CHUNK), offset)
-                    if not data:
-                        raise OSError(errno.EIO, "file was truncated while sent")
-                    self._write(data)
-                    sent = len(data)
-                sent_this_turn += sent
-                if sent >= count:
-                    self.index += 1
-                else:
-                    self.pieces[self.index] = (offset + sent, count - sent)
-        except OSError as exc:
-            self.close()
-            level = "info" if exc.errno in (errno.EPIPE, errno.ECONNRESET) else "crit"
-            conn._log_error(level, f"sendfile() failed ({exc.errno}: {exc.strerror})"
-                                   f"{log_context(self.req)}")
-            conn.abort(self.req)
-            return
-        if self.compressor is not None:
-            tail = self.compressor.flush()
-            end = (b"%x\r\n" % len(tail) + tail + b"\r\n" if tail else b"") + b"0\r\n\r\n"
-            transport.write(end)
-            self.req.bytes_sent += len(end)
-            self.req.body_bytes_sent += len(end)
-        self.close()
-        conn.finish(self.req)
-
-
-def with_charset(st: Any, content_type: bytes) -> bytes:
-    """The charset filter on a response the proxy generates (`charset` is set)."""
-    return rules.with_charset(st, content_type.decode("latin-1")).encode("latin-1")
-
-
-def charset_upstream_head(plan: LocationPlan,
-                          headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """nginx's charset filter on a proxied response: `; charset=NAME` added to a Content-Type
-    in charset_types that names no charset (a compressed one too: only recoding skips
-    those); a response that names one is left as it is (hotdeploy converts no charsets)."""
-    st = plan.settings.static
-    out = []
-    for name, value in headers:
-        if name.lower() == b"content-type" and b"charset=" not in value.lower():
-            value = with_charset(st, value)
-        out.append((name, value))
-    return out
-
-
-def _gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.0) -> bool:
-    """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1 and, when it came through a
-    proxy (`Via`), gzip_proxied allows this response (`response`: its lower-case headers)."""
-    if not rules.gzip_request_ok(req.version, req.header("accept-encoding")):
-        return False
-    if not req.header("via"):
-        return True
-    return rules.gzip_proxied_allows(st.gzip.proxied, response,
-                                     bool(req.header("authorization")), now)
-
-
-def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,
-              body: bytes) -> tuple[bool, bytes | None]:
-    """gzip for a response the proxy generates (error pages, `return`): (Vary wanted, the
-    compressed chunk-encoded body or None to send `body` as it is). nginx's gzip filter treats
-    those like any response: 200/403/404, a gzip_types type, at least gzip_min_length."""
-    st = plan.settings.static
-    if not rules.gzip_applies(st, status, content_type.decode(), len(body)):
-        return False, None
-    vary = st.gzip.vary
-    if not _gzip_ok(req, st, {}):
-        return vary, None
-    compressor = _gzip_compressor(st, len(body))
-    data = compressor.compress(body) + compressor.flush()
-    return vary, b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
-
-
-def gzip_upstream_head(req: Request, plan: LocationPlan, status: int,
-                       headers: list[tuple[bytes, bytes]],
-                       now: float) -> tuple[list[tuple[bytes, bytes]], Any]:
-    """gzip for a proxied response: (the headers to send, a compressor or None). When nginx
-    would compress it: Content-Length and Accept-Ranges go, the ETag turns weak, and
-    `Content-Encoding: gzip` is added (the body is then chunked for the client)."""
-    st = plan.settings.static
-    lower = {name.lower(): value for name, value in headers}
-    if lower.get(b"content-encoding"):
-        return headers, None
-    length_text = lower.get(b"content-length", b"-1").strip()
-    length = int(length_text) if length_text.lstrip(b"-").isdigit() else -1
-    mime = lower.get(b"content-type", b"").decode("latin-1")
-    if not mime or not rules.gzip_applies(st, status, mime, length):
-        return headers, None
-    vary = [(b"Vary", b"Accept-Encoding")] if st.gzip.vary else []
-    if not _gzip_ok(req, st, lower, now):
-        return headers + vary, None
-    kept: list[tuple[bytes, bytes]] = []
-    for name, value in headers:
-        lname = name.lower()
-        if lname in (b"content-length", b"accept-ranges"):
-            continue
-        if lname == b"etag":
-            if value.startswith(b'"'):
-                value = b"W/" + value
-            elif not value.startswith(b"W/"):
-                continue  # ngx_http_weak_etag: not an entity tag, dropped
-        kept.append((name, value))
-    kept += vary
-    kept.append((b"Content-Encoding", b"gzip"))
-    if req.method == "HEAD":
-        return kept, None
-    return kept, _gzip_compressor(st, length)
