@@ -3,10 +3,9 @@ index, the static handler (200, 301 for a directory, 403, 404, 405), conditional
 (304/412), byte ranges (206/416, multipart/byteranges), HEAD and gzip.
 
 The rules are pure functions in proxy/static_rules.py; this module does the file system calls
-and the writes. Bodies are never read whole: a small file goes out with its head in one write;
-a larger one is sent with os.sendfile on the client socket while the transport's buffer is
-empty, otherwise in chunks through the transport (its pause/resume_writing bound the memory),
-a bounded amount per event-loop turn so that one download does not starve other clients.
+and builds the heads. Bodies are never read whole: a small file goes out with its head in one
+write, a larger one through proxy/file_sender.py (sendfile or chunks under flow control); gzip
+and charset come from proxy/content_filters.py.
 """
 
 from __future__ import annotations
