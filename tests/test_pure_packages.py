@@ -22,6 +22,7 @@ PURE = [
     "hotdeploy.proxy.retry", "hotdeploy.proxy.rewrite", "hotdeploy.proxy.redirect",
     "hotdeploy.config.script", "hotdeploy.config.maps",
     "hotdeploy.proxy.limit_req", "hotdeploy.proxy.limit_conn",
+    "hotdeploy.proxy.static_rules",
     "hotdeploy.orchestrator.planner", "hotdeploy.orchestrator.steps",
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",

@@ -12,7 +12,7 @@ HEAD = "events {}\nhttp {\n"
 # (id, http-body lines, expected message, line, real nginx agrees)
 CASES = [
     ("unknown", "server {\n listen 8080;\n foo bar;\n}", 'unknown directive "foo"', 5, True),
-    ("known-to-nginx-but-unsupported", "gzip on;", 'unknown directive "gzip"', 3, False),
+    ("known-to-nginx-but-unsupported", "ssi on;", 'unknown directive "ssi"', 3, False),
     ("not-allowed", "listen 80;", '"listen" directive is not allowed here', 3, True),
     ("arg-count", "server {\n listen;\n}", 'invalid number of arguments in "listen" directive',
      4, True),

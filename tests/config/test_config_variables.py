@@ -61,4 +61,4 @@ def test_every_variable_of_the_brief_is_known():
     for name in ("remote_addr", "proxy_add_x_forwarded_for", "upstream_response_time",
                  "time_iso8601", "request_id", "realip_remote_addr", "server_name"):
         assert name in KNOWN_VARIABLES
-    assert not is_known_variable("document_root")  # nginx knows it; hotdeploy does not
+    assert not is_known_variable("limit_rate")  # nginx knows it; hotdeploy does not

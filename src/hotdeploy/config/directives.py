@@ -17,9 +17,12 @@ MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH = (
 # `if` blocks in a server / in a location (nginx's NGX_HTTP_SIF_CONF / NGX_HTTP_LIF_CONF), and
 # the inside of `map`, whose lines are its own key/value pairs rather than directives.
 SIF, LIF, MAP = "if in server", "if in location", "map"
-ANY_CONTEXT = frozenset({MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH, SIF, LIF, MAP})
 # Contexts whose lines are read as words, not looked up in DIRECTIVES (`include` still works).
 RAW_CONTEXTS = frozenset({MAP})
+# Inside `types { ... }` every line is `mime/type ext...;`: any name, one or more arguments
+# (the reader checks them with TYPES_ENTRY instead of this table).
+TYPES = "types"
+ANY_CONTEXT = frozenset({MAIN, EVENTS, HTTP, SERVER, LOCATION, UPSTREAM, MATCH, SIF, LIF, MAP})
 _HSL = frozenset({HTTP, SERVER, LOCATION})
 _HS = frozenset({HTTP, SERVER})
 _REWRITE = frozenset({SERVER, SIF, LOCATION, LIF})  # where the rewrite module's directives go
@@ -58,6 +61,11 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "worker_connections": (_s({EVENTS}, 1, 1),),
     "include": (_s(ANY_CONTEXT, 1, 1),),
     "http": (_b({MAIN}, 0, 0, HTTP),),
+    "user": (_s({MAIN}, 1, 2),),
+    "worker_rlimit_nofile": (_s({MAIN}, 1, 1),),
+    "load_module": (_s({MAIN}, 1, 1),),
+    "multi_accept": (_s({EVENTS}, 1, 1),),
+    "use": (_s({EVENTS}, 1, 1),),
     # --- http core -------------------------------------------------------------------------
     "server": (_b({HTTP}, 0, 0, SERVER), _s({UPSTREAM}, 1, MANY)),
     "listen": (_s({SERVER}, 1, MANY),),
@@ -90,6 +98,33 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "fastcgi_temp_path": (_TEMP_PATH,),
     "uwsgi_temp_path": (_TEMP_PATH,),
     "scgi_temp_path": (_TEMP_PATH,),
+    # --- static content, gzip, charset, and settings without effect (config/static.py) -----
+    "root": (_s(_HSL, 1, 1),),
+    "alias": (_s({LOCATION}, 1, 1),),
+    "index": (_s(_HSL, 1, MANY),),
+    "autoindex": (_s(_HSL, 1, 1),),
+    "try_files": (_s({SERVER, LOCATION}, 2, MANY),),
+    "types": (_b(set(_HSL), 0, 0, TYPES),),
+    "default_type": (_s(_HSL, 1, 1),),
+    "etag": (_s(_HSL, 1, 1),),
+    "if_modified_since": (_s(_HSL, 1, 1),),
+    "server_tokens": (_s(_HSL, 1, 1),),
+    "charset": (_s(_HSL, 1, 1),),
+    "charset_types": (_s(_HSL, 1, MANY),),
+    "absolute_redirect": (_s(_HSL, 1, 1),),
+    "port_in_redirect": (_s(_HSL, 1, 1),),
+    "server_name_in_redirect": (_s(_HSL, 1, 1),),
+    "log_not_found": (_s(_HSL, 1, 1),),
+    "gzip": (_s(_HSL, 1, 1),),
+    "gzip_types": (_s(_HSL, 1, MANY),),
+    "gzip_min_length": (_s(_HSL, 1, 1),),
+    "gzip_comp_level": (_s(_HSL, 1, 1),),
+    "gzip_vary": (_s(_HSL, 1, 1),),
+    "gzip_proxied": (_s(_HSL, 1, MANY),),
+    "sendfile": (_s(_HSL, 1, 1),),
+    "tcp_nopush": (_s(_HSL, 1, 1),),
+    "types_hash_max_size": (_s(_HSL, 1, 1),),
+    "types_hash_bucket_size": (_s(_HSL, 1, 1),),
     # --- proxy -------------------------------------------------------------------------------
     "proxy_pass": (_s({LOCATION, LIF}, 1, 1),),
     "proxy_set_header": (_s(_HSL, 2, 2),),
@@ -172,3 +207,5 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "api": (_s({LOCATION}, 0, 1),),
     "metrics": (_s({LOCATION}, 0, 0),),
 }
+
+TYPES_ENTRY = _s({TYPES}, 1, MANY)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from hotdeploy import defaults as d
+from hotdeploy.config import process
 from hotdeploy.config import values as v
 from hotdeploy.config.directives import MAIN
 from hotdeploy.config.http import parse_http
@@ -62,7 +63,14 @@ def _events(node: Node, m: _Main) -> None:
         raise v.duplicate_error(node)
     m.seen_events = True
     assert node.children is not None
-    for child in node.children:  # only worker_connections is allowed in events
+    for child in node.children:
+        if child.name == "multi_accept":
+            _set_once(child, m, "multi_accept", v.flag(child))
+            continue
+        if child.name == "use":
+            process.check_event_method(child)
+            _set_once(child, m, "use", child.args[0])
+            continue
         if "worker_connections" in m.values:
             raise v.duplicate_error(child)
         if not child.args[0].isdigit():
@@ -87,6 +95,13 @@ def _main_directive(node: Node, m: _Main) -> None:
         m.error_logs.append(_error_log(node, m.env))
     elif node.name == "events":
         _events(node, m)
+    elif node.name == "user":
+        _set_once(node, m, "user", process.parse_user(node))
+        m.values["user_source"] = node.source
+    elif node.name == "worker_rlimit_nofile":
+        _set_once(node, m, "worker_rlimit_nofile", process.parse_rlimit_nofile(node))
+    elif node.name == "load_module":
+        process.refuse_load_module(node)
     elif node.name == "http":
         if m.http is not None or "http" in m.values:
             raise v.duplicate_error(node)
@@ -137,6 +152,9 @@ def load_config(path: str, prefix: str | None = None, globals_: str | None = Non
         worker_processes=int(vals.get("worker_processes", d.DEFAULT_WORKER_PROCESSES)),  # type: ignore[call-overload]
         worker_connections=int(vals.get("worker_connections",  # type: ignore[call-overload]
                                         d.DEFAULT_WORKER_CONNECTIONS)),
+        user=vals.get("user"),  # type: ignore[arg-type]
+        user_source=vals.get("user_source"),  # type: ignore[arg-type]
+        worker_rlimit_nofile=int(vals.get("worker_rlimit_nofile", 0)),  # type: ignore[call-overload]
         files=tuple(state.texts),
         file_texts=tuple(state.texts.values()),
         tls=load_contexts(m.http, state.conf_prefix),

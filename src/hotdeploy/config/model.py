@@ -374,6 +374,53 @@ class Return:
 
 
 @dataclass(frozen=True, slots=True)
+class GzipSettings:
+    """ngx_http_gzip_module: `gzip`, `gzip_types`, `gzip_min_length`, `gzip_comp_level`,
+    `gzip_vary`, `gzip_proxied` (nginx's defaults)."""
+
+    enabled: bool = False
+    types: frozenset[str] = frozenset({"text/html"})  # "*" = any type
+    min_length: int = 20
+    comp_level: int = 1
+    vary: bool = False
+    proxied: frozenset[str] = frozenset({"off"})
+
+
+# ngx_http_core_module's types when a configuration has no `types` block.
+DEFAULT_MIME_TYPES: dict[str, str] = {"html": "text/html", "gif": "image/gif",
+                                      "jpg": "image/jpeg"}
+# `charset_types` default (ngx_http_charset_module).
+DEFAULT_CHARSET_TYPES = frozenset({"text/html", "text/xml", "text/plain", "text/vnd.wap.wml",
+                                   "application/javascript", "application/rss+xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class StaticSettings:
+    """What serving files needs (ngx_http_core_module, index, autoindex, charset), merged.
+
+    `root` and `alias` are templates (they may contain variables); `alias` and `try_files` are
+    not inherited (nginx keeps them per location), the rest are.
+    """
+
+    root: Template | None = None  # None: nginx's default `html` under the prefix
+    alias: Template | None = None
+    index: tuple[Template, ...] = ()  # () = nginx's default `index.html`
+    try_files: tuple[Template, ...] = ()  # the last one is the fallback (=code, @name, uri)
+    types: dict[str, str] | None = None  # extension (lower case) -> type; None = defaults
+    default_type: str = "text/plain"
+    etag: bool = True
+    if_modified_since: Literal["off", "exact", "before"] = "exact"
+    charset: str | None = None  # `charset off` = None
+    charset_types: frozenset[str] = DEFAULT_CHARSET_TYPES
+    absolute_redirect: bool = True
+    port_in_redirect: bool = True
+    server_name_in_redirect: bool = False
+    log_not_found: bool = True
+    server_tokens: str = "on"
+    gzip: GzipSettings = field(default_factory=GzipSettings)
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     """Directives valid in http, server and location, merged to the level that uses them."""
 
@@ -406,6 +453,7 @@ class HttpSettings:
     lingering_time: float = d.DEFAULT_LINGERING_TIME
     lingering_timeout: float = d.DEFAULT_LINGERING_TIMEOUT
     reset_timedout_connection: bool = False
+    static: StaticSettings = field(default_factory=StaticSettings)
 
 
 LocationModifier = Literal["", "=", "^~", "~", "~*", "@"]
@@ -500,6 +548,11 @@ class MainConfig:
     error_logs: tuple[ErrorLog, ...] = ()
     worker_processes: int = d.DEFAULT_WORKER_PROCESSES
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
+    # `user NAME [GROUP]` (None when absent) and `worker_rlimit_nofile N` (0 = not set): see
+    # config/process.py for what hotdeploy does with them.
+    user: tuple[str, str] | None = None
+    user_source: Source | None = None
+    worker_rlimit_nofile: int = 0
     files: tuple[str, ...] = ()  # every file read (main + includes), for `-T`
     file_texts: tuple[str, ...] = ()  # their text as read, parallel to `files` (for `-T`)
     # The loaded certificates as ssl.SSLContexts (hotdeploy.tls.contexts.TlsContexts), None

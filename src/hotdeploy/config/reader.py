@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 from crossplane.lexer import _lex_file_object  # the file-object lexer; `lex()` wants a path
 
-from hotdeploy.config.directives import DIRECTIVES, MAIN, RAW_CONTEXTS, DirectiveSpec
+from hotdeploy.config.directives import (
+    DIRECTIVES,
+    MAIN,
+    RAW_CONTEXTS,
+    TYPES,
+    TYPES_ENTRY,
+    DirectiveSpec,
+)
 from hotdeploy.config.model import Source
 from hotdeploy.errors import ConfigError
 
@@ -81,6 +88,10 @@ def _tokens(text: str) -> Iterator[Token]:
 
 
 def _find_spec(name: str, ctx: str, file: str, line: int | None) -> DirectiveSpec:
+    if ctx == TYPES:
+        # ngx_http_core_type: a MIME type line (`include` is the one directive nginx runs
+        # here; it would be read as a type named "include" otherwise).
+        return DIRECTIVES["include"][0] if name == "include" else TYPES_ENTRY
     specs = DIRECTIVES.get(name)
     if specs is None:
         raise ConfigError(f'unknown directive "{name}"', file, line)

@@ -29,6 +29,8 @@ from hotdeploy.config.model import (
     Template,
 )
 from hotdeploy.config.reader import Node
+from hotdeploy.config.static import HANDLERS as STATIC_HANDLERS
+from hotdeploy.config.static import merge_static
 from hotdeploy.config.variables import compile_template
 
 NEXT_UPSTREAM_VALUES = frozenset(
@@ -303,6 +305,7 @@ HANDLERS: dict[str, Handler] = {
     "fastcgi_temp_path": _ignored,
     "uwsgi_temp_path": _ignored,
     "scgi_temp_path": _ignored,
+    **STATIC_HANDLERS,
 }
 
 
@@ -384,6 +387,7 @@ def merge(parent: Effective, level: v.Level) -> Effective:
     proxy_values.update(proxy_rewrites.merge_values(level))
     plain["proxy"] = dataclasses.replace(settings.proxy, **proxy_values)
     plain["limits"] = limits.merge(settings.limits, level)
+    plain["static"] = merge_static(settings.static, level)
     server = dict(parent.server)
     server.update({k[4:]: val for k, val in s.items() if k.startswith("srv.")})
     return Effective(dataclasses.replace(settings, **plain), set_headers, hide, pass_, server)

@@ -29,6 +29,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "binary_remote_addr", "limit_req_status", "limit_conn_status", "connections_active",
         "connections_reading", "connections_writing", "connections_waiting",
         "upstream_response_length", "upstream_bytes_received", "upstream_bytes_sent",
+        "document_root", "realpath_root", "request_filename",
     )
 ) | TLS_VARIABLE_NAMES
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from hotdeploy.config.model import MainConfig, walk_locations
 
@@ -22,6 +23,15 @@ def config_warnings(config: MainConfig) -> list[str]:
             f'"worker_processes {config.worker_processes}" is served by one process '
             "(hotdeploy keeps one upstream state; nginx would share it through a zone)"
         )
+    if config.user is not None:
+        where = config.user_source
+        at = f" in {where.file}:{where.line}" if where else ""
+        if os.geteuid() != 0:  # nginx's own warning
+            warnings.append('the "user" directive makes sense only if the master process '
+                            f"runs with super-user privileges, ignored{at}")
+        else:  # nginx would switch its workers; hotdeploy does not (docs: "user")
+            warnings.append(f'the "user" directive is not applied by hotdeploy{at}: it serves '
+                            "as the user it was started as (root)")
     if config.http is None:
         return warnings
     for server in config.http.servers:

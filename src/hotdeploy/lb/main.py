@@ -75,6 +75,11 @@ def run_lb(options: LbOptions) -> int:
             send_signal(options.signal, config.pid_path or "")
             return 0
         from hotdeploy.lb.master import serve
+        from hotdeploy.lb.process_settings import apply_rlimit_nofile
+
+        alert = apply_rlimit_nofile(config)
+        if alert is not None:
+            _say("alert", alert)
 
         return serve(config, config_path, options, resolve_error_log(options.error_log, prefix))
     except HotdeployError as exc:

@@ -28,6 +28,7 @@ from hotdeploy.proxy.request import Request, log_context
 from hotdeploy.proxy.response_head import lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.rewrite import process as run_rewrites
+from hotdeploy.proxy.static import serve as serve_static
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
 from hotdeploy.proxy.wire import (
@@ -109,6 +110,7 @@ class ClientConnection(GeneratedResponses):
         self.cur: Request | None = None  # the request being parsed
         self.exchange: Exchange | None = None
         self.tunnel: Tunnel | None = None
+        self.file_sender: Any = None  # a static.FileSender streaming a file body
         self.requests = 0
         self.closed = False
         self.shutting_down = False
@@ -248,6 +250,8 @@ class ClientConnection(GeneratedResponses):
         self.timer.cancel()
         self.upstream_timer.cancel()
         self.tracker.remove(self)
+        if self.file_sender is not None:
+            self.file_sender.close()
         if self.tunnel is not None:
             self.tunnel.client_lost()
             return
@@ -283,6 +287,9 @@ class ClientConnection(GeneratedResponses):
             return
         if self.timer_kind == "send":
             self._disarm()
+        if self.file_sender is not None:
+            self.file_sender.resume()
+            return
         exchange = self.exchange
         if exchange is not None and exchange.conn is not None and exchange.conn.transport:
             exchange.conn.transport.resume_reading()
@@ -655,6 +662,8 @@ class ClientConnection(GeneratedResponses):
             self._return(req, plan.return_, None)
         elif kind == "script_return":
             self._return(req, req.script_return, None)
+        elif kind == "static":
+            serve_static(self, req)
         elif kind in ("api", "metrics"):
             self._admin(req)
         elif kind == "stub_status":

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
@@ -82,6 +83,7 @@ class Exchange:
     # a request body kept in a file (client_body_buffer_size), replayed on each attempt
     body_file: Any = None
     file_offset = 0
+    compressor: Any = None  # gzip of the response body (static.gzip_upstream_head)
 
     def __init__(self, client: ClientConnection, req: Request, runtime: Runtime) -> None:
         plan = req.plan
@@ -114,6 +116,7 @@ class Exchange:
         self.resp_headers: list[tuple[bytes, bytes]] = []
 
     def _reset_response(self) -> None:
+        self.compressor = None
         self.status = 0
         self.reason = b""
         self.resp_headers = []
@@ -400,6 +403,11 @@ class Exchange:
     def on_body(self, data: bytes) -> None:
         if self.skip_body or self.finished:
             return
+        compressor = self.compressor
+        if compressor is not None:
+            data = compressor.compress(data)
+            if not data:
+                return
         self.req.body_bytes_sent += len(data)
         if self.holding:
             self.hold_room -= len(data)
@@ -444,8 +452,14 @@ class Exchange:
             # before pausing the upstream (planner.response_buffer_limit).
             client.write_limit = limit
             client.transport.set_write_buffer_limits(high=limit)
+        headers = self.resp_headers
+        if self.plan.charset:
+            headers = charset_upstream_head(self.plan, headers)
+        if self.plan.gzip:
+            headers, self.compressor = gzip_upstream_head(req, self.plan, status, headers,
+                                                          time.time())
         head, self.length_known, self.out_chunked, keep = client_head(
-            status, self.reason, self.resp_headers, self.plan, req,
+            status, self.reason, headers, self.plan, req,
             self.client.keep_alive_for(req))
         req.upstream_headers = self.resp_headers
         self.close_before = req.close_after
@@ -519,6 +533,13 @@ class Exchange:
         client, req, conn = self.client, self.req, self.conn
         peer: Peer = self.peer
         out = self.out
+        compressor = self.compressor
+        if compressor is not None:
+            tail = compressor.flush()
+            self.compressor = None
+            if tail:
+                self.req.body_bytes_sent += len(tail)
+                out += (b"%x\r\n" % len(tail), tail, b"\r\n")
         if self.out_chunked:
             out.append(b"0\r\n\r\n")
         if out:

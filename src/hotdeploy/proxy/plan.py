@@ -43,8 +43,9 @@ class LocationPlan:
     server: ServerConfig
     location: LocationConfig | None
     settings: HttpSettings
-    # "proxy" | "return" | "api" | "metrics" | "stub_status" | "none"; "script_return": a
-    # rewrite script's `return`/redirect (the Return is the request's `script_return`).
+    # "proxy" | "return" | "api" | "metrics" | "stub_status" | "static" (files: no other
+    # handler, as nginx) | "none"; "script_return": a rewrite script's `return`/redirect (the
+    # Return is the request's `script_return`).
     kind: str
     prefix: str = ""
     # The server or location has rewrite module directives: proxy.rewrite.process decides the
@@ -97,3 +98,6 @@ class LocationPlan:
     # proxy_redirect / proxy_cookie_* rules (a proxy.header_rewrite.LocationRewrites) or None;
     # the headers they rewrite are in response_drop, so only responses with them pay.
     rewrites: Any = None
+    # `gzip on` here: proxied responses are checked for compression (static.gzip_upstream_head).
+    gzip: bool = False
+    charset: bool = False  # `charset NAME` here: added to proxied Content-Types

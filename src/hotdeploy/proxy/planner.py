@@ -124,7 +124,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
                prefix: str = "", zones: ZoneStates | None = None,
                zone_specs: dict[str, LimitZone] | None = None) -> LocationPlan:
     settings = location.settings if location is not None else server.settings
-    kind = "none"
+    kind = "static"  # nginx's content handler when a location has no other: files
     return_ = location.return_ if location is not None else server.return_
     if return_ is not None:
         kind = "return"
@@ -175,6 +175,8 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             plan.response_drop = plan.response_drop | rewrites.names
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
     plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
+    plan.gzip = settings.static.gzip.enabled
+    plan.charset = settings.static.charset is not None
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
         pp = location.proxy_pass
         plan.upstream = pp.upstream

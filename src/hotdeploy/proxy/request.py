@@ -19,6 +19,7 @@ from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
 from hotdeploy.proxy.rewrite import script_variable
 from hotdeploy.tls.variables import TLS_VARIABLES, scheme
+from hotdeploy.proxy.static_rules import base_paths, request_filename
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -232,6 +233,22 @@ def _content_length(r: Request) -> str:
     return r.header("content-length")
 
 
+def _document_root(r: Request) -> str:
+    # nginx: the root or alias value of the current request's location.
+    plan = r.plan
+    if plan is None:
+        return ""
+    root, alias = base_paths(plan.settings.static, r.runtime.config.prefix, r)
+    return alias if alias is not None else root
+
+
+def _request_filename(r: Request) -> str:
+    plan = r.plan
+    if plan is None:
+        return ""
+    return request_filename(plan.settings.static, r.runtime.config.prefix, plan.prefix, r)
+
+
 _VARIABLES: dict[str, Callable[[Request], str]] = {
     "remote_addr": lambda r: r.remote_addr,
     "realip_remote_addr": lambda r: r.realip_remote_addr,
@@ -286,6 +303,9 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "connections_reading": lambda r: _connections("reading"),
     "connections_writing": lambda r: _connections("writing"),
     "connections_waiting": lambda r: _connections("waiting"),
+    "document_root": _document_root,
+    "realpath_root": lambda r: os.path.realpath(_document_root(r)) if r.plan else "",
+    "request_filename": _request_filename,
 }
 _VARIABLES.update(TLS_VARIABLES)
 

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from hotdeploy.config.model import Return
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.content_filters import gzip_page, with_charset
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.redirect import absolute_location
 from hotdeploy.proxy.response_head import add_header_lines
+from hotdeploy.proxy.static import serve_error_page
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
@@ -75,7 +77,11 @@ class GeneratedResponses:
             self._write_generated(req, status, pages.error_body(code),
                                   b"Location: " + location.encode("latin-1", "replace") + b"\r\n")
         elif text is not None:
-            self._write_generated(req, status, text.encode(), b"", b"text/plain")
+            # nginx types a `return` text with default_type (text/plain unless configured).
+            content_type = b"text/plain"
+            if req.plan is not None:
+                content_type = req.plan.settings.static.default_type.encode("latin-1")
+            self._write_generated(req, status, text.encode(), b"", content_type)
         elif status >= 400 and override is None:
             self.respond(req, status)
         else:
@@ -140,7 +146,11 @@ class GeneratedResponses:
                     target = runtime.plans.get(id(location))
         else:
             location = runtime.router.find_location(plan.server, uri.partition("?")[0])
-            target = runtime.plans.get(id(location)) if location is not None else None
+            # No location matches: the server's own settings answer (files, as nginx).
+            target = runtime.plans.get(id(location if location is not None else plan.server))
+        if target is not None and target.kind == "static":
+            serve_error_page(self, req, target, uri, code)
+            return True
         if target is None or target.kind != "return" or target.return_ is None:
             return False
         req.plan = target
@@ -156,9 +166,17 @@ class GeneratedResponses:
             req.close_after = True
         keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
+        vary, gzipped = False, None
+        if plan is not None and plan.settings.static.charset is not None:
+            content_type = with_charset(plan.settings.static, content_type)
+        if plan is not None and plan.settings.static.gzip.enabled:
+            vary, gzipped = gzip_page(req, plan, wire, content_type, body)
         if wire not in pages.NO_BODY_STATUSES:
             parts.append(b"Content-Type: " + content_type + b"\r\n")
-            parts.append(b"Content-Length: %d\r\n" % len(body))
+            if gzipped is None:
+                parts.append(b"Content-Length: %d\r\n" % len(body))
+            elif req.method != "HEAD":  # nginx frames no body for HEAD: no chunking
+                parts.append(b"Transfer-Encoding: chunked\r\n")
         parts.append(extra)
         if keep:
             parts.append(b"Connection: keep-alive\r\n")
@@ -167,8 +185,13 @@ class GeneratedResponses:
         else:
             parts.append(b"Connection: close\r\n")
             req.close_after = True
+        if vary:
+            parts.append(b"Vary: Accept-Encoding\r\n")
         if plan is not None:
             parts += add_header_lines(plan, req, wire)
+        if gzipped is not None:
+            parts.append(b"Content-Encoding: gzip\r\n")
+            body = gzipped
         parts.append(b"\r\n")
         head = b"".join(parts)
         if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:
