@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
 from hotdeploy.proxy.rewrite import script_variable
-from hotdeploy.tls.variables import TLS_VARIABLES, scheme
 from hotdeploy.proxy.static_rules import base_paths, request_filename
+from hotdeploy.tls.variables import TLS_VARIABLES, scheme
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
