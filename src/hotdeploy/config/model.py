@@ -401,6 +401,9 @@ class MainConfig:
     pid_path: str | None = None  # absolute; None = `pid off`? (nginx has no off: always a path)
     error_logs: tuple[ErrorLog, ...] = ()
     worker_processes: int = d.DEFAULT_WORKER_PROCESSES
+    # `worker_cpu_affinity`: one CPU set per worker (cycled), () = not set; "auto" is resolved
+    # by the master (lb/affinity.py) against the cores it may use.
+    worker_cpu_affinity: tuple[frozenset[int], ...] | str = ()
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
     files: tuple[str, ...] = ()  # every file read (main + includes), for `-T`
     file_texts: tuple[str, ...] = ()  # their text as read, parallel to `files` (for `-T`)

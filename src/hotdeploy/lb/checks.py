@@ -16,12 +16,6 @@ def _is_loopback(host: str) -> bool:
 
 def config_warnings(config: MainConfig) -> list[str]:
     warnings: list[str] = []
-    if config.worker_processes not in (0, 1):
-        # We run one event loop; say so rather than pretend to honour the number.
-        warnings.append(
-            f'"worker_processes {config.worker_processes}" is served by one process '
-            "(hotdeploy keeps one upstream state; nginx would share it through a zone)"
-        )
     if config.http is None:
         return warnings
     for server in config.http.servers:

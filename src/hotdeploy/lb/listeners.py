@@ -70,6 +70,20 @@ class ListenerSet:
         removed = [key for key in self.sockets if key not in wanted_by_key]
         return added, removed
 
+    def adopt(self, given: dict[ListenKey, socket.socket]) -> tuple[list[ListenKey],
+                                                                    list[ListenKey]]:
+        """A worker's reload: the master bound the sockets and sent them all; keep the ones
+        already held (closing the duplicates), take the new ones, return (added, removed)."""
+        added: list[ListenKey] = []
+        for key, sock in given.items():
+            if key in self.sockets:
+                sock.close()
+            else:
+                self.sockets[key] = sock
+                added.append(key)
+        removed = [key for key in self.sockets if key not in given]
+        return added, removed
+
     def close(self, key: ListenKey) -> None:
         sock = self.sockets.pop(key, None)
         if sock is not None:
