@@ -74,7 +74,7 @@ def run_lb(options: LbOptions) -> int:
 
             send_signal(options.signal, config.pid_path or "")
             return 0
-        from hotdeploy.lb.master import serve
+        from hotdeploy.lb.serve import serve
 
         return serve(config, config_path, options, resolve_error_log(options.error_log, prefix))
     except HotdeployError as exc:

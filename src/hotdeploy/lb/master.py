@@ -24,29 +24,19 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-import uvloop
-
 from hotdeploy import LB_VERSION, defaults
 from hotdeploy.config.loader import load_config
 from hotdeploy.config.model import MainConfig
 from hotdeploy.errors import ConfigError, HotdeployError
-from hotdeploy.lb.daemon import daemonize
 from hotdeploy.lb.listeners import ListenerSet, ListenKey, configured_listens
 from hotdeploy.lb.options import LbOptions
-from hotdeploy.lb.pidfile import remove_pid, write_pid
+from hotdeploy.lb.process import HANDLED_SIGNALS, error_log_targets
 from hotdeploy.proxy.logs import ErrorLog
 from hotdeploy.proxy.runtime import Runtime, RuntimeHolder, build_runtime
 from hotdeploy.proxy.server import ConnectionTracker, make_protocol_factory
 
 if TYPE_CHECKING:
-    from hotdeploy.lb.worker import WorkerRole
-
-
-def _error_log_targets(config: MainConfig, override: str | None) -> list[tuple[str, str]]:
-    targets = [(log.path, log.level) for log in config.error_logs]
-    if override is not None:
-        targets.append((override, defaults.DEFAULT_ERROR_LOG_LEVEL))
-    return targets or [("stderr", defaults.DEFAULT_ERROR_LOG_LEVEL)]
+    from hotdeploy.lb.role import WorkerRole
 
 
 class Balancer:
@@ -60,7 +50,7 @@ class Balancer:
         self.options = options
         self.listeners = listeners
         self.error_log_override = error_log_override
-        self.error_log = ErrorLog(_error_log_targets(config, error_log_override))
+        self.error_log = ErrorLog(error_log_targets(config, error_log_override))
         self.tracker = ConnectionTracker()
         self.holder: RuntimeHolder | None = None
         self.servers: dict[ListenKey, asyncio.AbstractServer] = {}
@@ -215,33 +205,4 @@ def _ignore() -> None:
     pass
 
 
-HANDLED_SIGNALS = {signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
-
-
-def serve(config: MainConfig, config_path: str, options: LbOptions,
-          error_log_override: str | None) -> int:
-    # Once a socket listens, a supervisor may see us as up and send SIGHUP at once: hold the
-    # signals back until the event loop has its handlers, or their default action would kill us.
-    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-    listeners = ListenerSet()
-    listeners.update(configured_listens(config).values())
-    if config.daemon:
-        daemonize()
-    pid = os.getpid()
-    if config.pid_path:
-        write_pid(config.pid_path, pid)  # the master's pid, as nginx's
-    try:
-        if config.worker_processes > 1:
-            from hotdeploy.lb.workers import Master
-
-            return Master(config, config_path, options, listeners, error_log_override).run()
-        # One worker: this process serves itself, with no master in between (no fork, no
-        # shared table, no control channel: the path that benchmarks measure).
-        balancer = Balancer(config, config_path, options, listeners, error_log_override)
-        return uvloop.run(balancer.run())
-    finally:
-        if config.pid_path:
-            remove_pid(config.pid_path, pid)
-
-
-__all__ = ["Balancer", "Runtime", "serve"]
+__all__ = ["Balancer", "Runtime"]

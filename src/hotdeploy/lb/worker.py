@@ -13,7 +13,6 @@ import signal
 import socket
 import sys
 import traceback
-from dataclasses import dataclass
 
 import uvloop
 
@@ -21,15 +20,9 @@ from hotdeploy.config.model import MainConfig
 from hotdeploy.cpus import usable_cores, worker_cpus
 from hotdeploy.lb.listeners import ListenerSet
 from hotdeploy.lb.options import LbOptions
+from hotdeploy.lb.role import WorkerRole
 from hotdeploy.lb.zonesync import ZoneSync
 from hotdeploy.upstream.zone import ZoneTable
-
-
-@dataclass
-class WorkerRole:
-    index: int  # 0..N-1; worker 0 runs the active health checks
-    control: socket.socket
-    zone: ZoneSync
 
 
 def bind_cpus(config: MainConfig, index: int, pid: int = 0) -> None:

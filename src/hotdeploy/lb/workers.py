@@ -37,6 +37,7 @@ from hotdeploy.errors import ConfigError, HotdeployError
 from hotdeploy.lb import control
 from hotdeploy.lb.listeners import ListenerSet, configured_listens
 from hotdeploy.lb.options import LbOptions
+from hotdeploy.lb.process import HANDLED_SIGNALS, error_log_targets
 from hotdeploy.lb.worker import bind_cpus, run_worker
 from hotdeploy.lb.zonesync import WORKERS
 from hotdeploy.proxy.logs import ErrorLog
@@ -57,14 +58,12 @@ class WorkerProcess:
 class Master:
     def __init__(self, config: MainConfig, config_path: str, options: LbOptions,
                  listeners: ListenerSet, error_log_override: str | None) -> None:
-        from hotdeploy.lb.master import _error_log_targets
-
         self.config = config
         self.config_path = config_path
         self.options = options
         self.listeners = listeners
         self.error_log_override = error_log_override
-        self.error_log = ErrorLog(_error_log_targets(config, error_log_override))
+        self.error_log = ErrorLog(error_log_targets(config, error_log_override))
         self.table = ZoneTable.create()
         self.rundir = tempfile.mkdtemp(prefix="hotdeploy-lb-")
         self.workers: dict[int, WorkerProcess] = {}  # by pid
@@ -132,8 +131,6 @@ class Master:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:
-        from hotdeploy.lb.master import HANDLED_SIGNALS
-
         waited = {*HANDLED_SIGNALS, signal.SIGCHLD}
         signal.pthread_sigmask(signal.SIG_BLOCK, waited)
         try:
