@@ -318,3 +318,29 @@ def test_sigquit_drains_every_worker(three_backends, tmp_path: Path) -> None:
         assert not balancer.pid_path.exists()
     finally:
         balancer.stop()
+
+
+def test_signal_flags_reach_the_master_and_reload_changes_the_worker_count(
+        three_backends, tmp_path: Path) -> None:
+    from lbtools import run_lb
+
+    a, _, _ = three_backends
+    port = free_port()
+    two = _config(port, f"server {a.address};")
+    balancer = start_balancer(tmp_path, two, port)
+    try:
+        master = balancer.process.pid
+        first = _wait_children(master, 2)
+        balancer.conf.write_text(two.replace("worker_processes 2;", "worker_processes 3;"))
+        args = ("-p", str(tmp_path), "-c", str(balancer.conf))
+        assert run_lb(*args, "-s", "reload").returncode == 0
+        grown = _wait_children(master, 3)
+        assert first < grown  # the two workers stay (reloaded in place); one is added
+        assert set(_spread_requests(port, 10)) == {200}
+        balancer.conf.write_text(two)
+        assert run_lb(*args, "-s", "reload").returncode == 0
+        assert _wait_children(master, 2) == first  # the third retires gracefully
+        assert run_lb(*args, "-s", "quit").returncode == 0
+        assert balancer.process.wait(10) == 0
+    finally:
+        balancer.stop()

@@ -28,11 +28,15 @@ def configured_listens(config: MainConfig) -> dict[ListenKey, Listen]:
     return {listen.key: listen for listen in Router(config.http).listen_sockets()}
 
 
-def bind(listen: Listen) -> socket.socket:
+def bind(listen: Listen, reuseport: bool = False) -> socket.socket:
+    """`reuseport`: one socket per worker on the same address (worker_processes N), so the
+    kernel spreads connections over the workers by hash (docs/workers.md says why)."""
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(listen.ipv6only))
         sock.bind((listen.host, listen.port))
@@ -51,8 +55,9 @@ def bind(listen: Listen) -> socket.socket:
 class ListenerSet:
     """The bound sockets by address; `update` binds new ones and returns the ones to close."""
 
-    def __init__(self) -> None:
+    def __init__(self, reuseport: bool = False) -> None:
         self.sockets: dict[ListenKey, socket.socket] = {}
+        self.reuseport = reuseport
 
     def update(self, wanted: Iterable[Listen]) -> tuple[list[Listen], list[ListenKey]]:
         wanted_by_key = {listen.key: listen for listen in wanted}
@@ -60,7 +65,7 @@ class ListenerSet:
         try:
             for key, listen in wanted_by_key.items():
                 if key not in self.sockets:
-                    self.sockets[key] = bind(listen)
+                    self.sockets[key] = bind(listen, self.reuseport)
                     added.append(listen)
         except HotdeployError:
             # All or nothing: a reload that cannot bind keeps the old set intact.

@@ -22,7 +22,8 @@ def serve(config: MainConfig, config_path: str, options: LbOptions,
     # Once a socket listens, a supervisor may see us as up and send SIGHUP at once: hold the
     # signals back until the event loop has its handlers, or their default action would kill us.
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
-    listeners = ListenerSet()
+    # worker_processes N: these are worker 0's sockets; the master binds one more set per worker.
+    listeners = ListenerSet(reuseport=config.worker_processes > 1)
     listeners.update(configured_listens(config).values())
     if config.daemon:
         daemonize()

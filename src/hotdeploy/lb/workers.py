@@ -1,9 +1,10 @@
 """The master process of `worker_processes N` (N > 1), shaped like nginx's.
 
 The master reads the configuration, binds the listening sockets, creates the shared upstream
-table (upstream/zone.py) and forks N workers that accept on the same sockets (one shared socket
-per address; the kernel queues connections for whichever worker accepts). It then only waits
-for signals:
+table (upstream/zone.py) and forks N workers. Every worker has its own SO_REUSEPORT socket per
+address (bound by the master, which keeps them open: a worker that dies leaves its queue to its
+replacement instead of resetting it); docs/workers.md has the measurement that chose this over
+one shared socket. The master then only waits for signals:
 
 - SIGHUP: re-read and validate the configuration; if invalid, log and keep everything. Else bind
   new addresses, then send every worker a reload with all listening sockets over its control
@@ -61,7 +62,7 @@ class Master:
         self.config = config
         self.config_path = config_path
         self.options = options
-        self.listeners = listeners
+        self.sets: dict[int, ListenerSet] = {0: listeners}  # each worker's listening sockets
         self.error_log_override = error_log_override
         self.error_log = ErrorLog(error_log_targets(config, error_log_override))
         self.table = ZoneTable.create()
@@ -73,7 +74,19 @@ class Master:
     def wanted(self) -> int:
         return max(1, min(self.config.worker_processes, MAX_WORKERS))
 
+    def _listeners(self, index: int) -> ListenerSet:
+        listeners = self.sets.get(index)
+        if listeners is None:
+            listeners = self.sets[index] = ListenerSet(reuseport=True)
+            listeners.update(configured_listens(self.config).values())
+        return listeners
+
     def spawn(self, index: int) -> None:
+        try:
+            listeners = self._listeners(index)
+        except HotdeployError as exc:
+            self.error_log.log("emerg", str(exc))
+            return
         master_end, worker_end = control.channel()
         pid = os.fork()
         if pid == 0:  # the worker: never return into the master's code
@@ -82,7 +95,11 @@ class Master:
                 master_end.close()
                 for other in self.workers.values():
                     other.channel.close()
-                code = run_worker(self.config, self.config_path, self.options, self.listeners,
+                for other_index, other_set in self.sets.items():
+                    if other_index != index:
+                        for sock in other_set.sockets.values():
+                            sock.close()
+                code = run_worker(self.config, self.config_path, self.options, listeners,
                                   self.error_log_override, index, worker_end, self.table,
                                   self.rundir)
             finally:
@@ -147,7 +164,8 @@ class Master:
         finally:
             for worker in self.workers.values():
                 _kill(worker.pid, signal.SIGKILL)
-            self.listeners.close_all()
+            for listeners in self.sets.values():
+                listeners.close_all()
             shutil.rmtree(self.rundir, ignore_errors=True)
 
     def _on_signal(self, signo: int) -> None:
@@ -173,7 +191,8 @@ class Master:
         if self.exiting is None or how == "stop":
             self.exiting = how
             self.deadline = time.monotonic() + grace
-            self.listeners.close_all()  # the workers hold their copies until they leave
+            for listeners in self.sets.values():
+                listeners.close_all()  # the workers hold their copies until they leave
             self._broadcast(signo)
 
     def _check_deadline(self) -> None:
@@ -188,30 +207,45 @@ class Master:
 
     # ------------------------------------------------------------------ reload
     def reload(self) -> None:
+        removed: dict[int, list[tuple[str, int]]] = {}
         try:
             config = load_config(self.config_path, self.config.prefix, self.options.globals_)
-            _added, removed = self.listeners.update(configured_listens(config).values())
+            wanted = configured_listens(config).values()
+            for index in sorted(self.sets):  # the first set fails alone if a port is taken
+                removed[index] = self.sets[index].update(wanted)[1]
         except (ConfigError, HotdeployError) as exc:
             self.error_log.log("emerg", str(exc))
             self.error_log.log("notice", "reconfiguration failed, keeping the old configuration")
+            for index in removed:  # sets already extended give their new sockets back
+                listeners = self.sets[index]
+                for key in [k for k in listeners.sockets if k not in configured_listens(
+                        self.config)]:
+                    listeners.close(key)
             return
         self.config = config
         self.table.bump_epoch()  # API changes of the old configuration no longer apply
-        current = {k: s for k, s in self.listeners.sockets.items() if k not in removed}
-        wanted = self.wanted()
+        count = self.wanted()
         for worker in list(self.workers.values()):
             if worker.retiring:
                 continue
-            if worker.index >= wanted:
+            if worker.index >= count:
                 worker.retiring = True
                 _kill(worker.pid, signal.SIGQUIT)
                 continue
             bind_cpus(config, worker.index, worker.pid)
+            listeners = self.sets[worker.index]
+            current = {k: s for k, s in listeners.sockets.items()
+                       if k not in removed.get(worker.index, [])}
             # OSError: it is dying; SIGCHLD brings a replacement with the new configuration.
             with contextlib.suppress(OSError):
                 control.send_reload(worker.channel, current)
-        for key in removed:
-            self.listeners.close(key)
+        for index, keys in removed.items():
+            for key in keys:
+                self.sets[index].close(key)
+        for index in [i for i in self.sets if i >= count]:
+            # A retired worker's sockets: closed now, so the kernel stops hashing new
+            # connections to a queue nobody will accept from.
+            self.sets.pop(index).close_all()
         self._fill()
         self.error_log.log("notice", "reconfiguring done")
 
