@@ -344,3 +344,67 @@ def test_signal_flags_reach_the_master_and_reload_changes_the_worker_count(
         assert balancer.process.wait(10) == 0
     finally:
         balancer.stop()
+
+
+class CountingHealthBackend:
+    """An HTTP backend that counts `/health` probes and answers them with `health_status`."""
+
+    def __init__(self, name: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.probes = 0
+        self.health_status = 200
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                status = 200
+                if self.path.startswith("/health"):
+                    owner.probes += 1
+                    status = owner.health_status
+                body = name.encode() + b"\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_health_checks_run_once_and_their_verdict_reaches_every_worker(tmp_path: Path) -> None:
+    a, b = CountingHealthBackend("a"), CountingHealthBackend("b")
+    port = free_port()
+    config = _config(port, f"server {a.address}; server {b.address};", workers=3).replace(
+        "location / { proxy_pass http://backend; }",
+        "location / { proxy_pass http://backend; health_check uri=/health interval=200ms; }")
+    balancer = start_balancer(tmp_path, config, port)
+    try:
+        _wait_children(balancer.process.pid, 3)
+        time.sleep(0.5)
+        start = a.probes
+        time.sleep(2.0)
+        probes = a.probes - start
+        # One checker (worker 0) probes every 200 ms: about 10 in 2 s; three would make ~30.
+        assert 6 <= probes <= 14, probes
+        a.health_status = 503
+        time.sleep(0.4 + SYNC)  # one failed probe (fails=1), then one zone tick
+        assert set(_spread_requests(port, 40)) == {200}
+        lines = _access(tmp_path)
+        assert {addr for _, addr, _ in lines} == {b.address}
+        assert len({pid for pid, _, _ in lines}) >= 2
+    finally:
+        balancer.stop()
+        a.close()
+        b.close()
