@@ -162,7 +162,10 @@ def test_server_failed_in_one_worker_gets_no_traffic_from_any(three_backends, cl
         assert closing_backend.accepted == 1
         time.sleep(SYNC)
         assert set(_spread_requests(port, 40)) == {200}
-        assert len({pid for pid, _, _ in _access(tmp_path)}) == 2  # both workers served
+        served_by = {pid for pid, _, _ in _access(tmp_path)}
+        assert len(served_by) == 2  # both workers served
+        # The failed attempt's error line is the worker's, named as nginx names it.
+        assert any(f"[error] {pid}#0: *" in balancer.error_log() for pid in served_by)
         if zone:
             # Shared through the zone: no other worker tries it during fail_timeout.
             assert closing_backend.accepted == 1

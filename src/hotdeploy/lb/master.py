@@ -125,6 +125,7 @@ class Balancer:
         if message is None:
             # The master is gone (killed): finish what is in flight and leave.
             asyncio.get_running_loop().remove_reader(self.role.control.fileno())
+            self.error_log.log("notice", "master process is gone")
             self.quit()
         elif message.get("cmd") == "reload":
             asyncio.get_running_loop().create_task(self._reload(sockets))
@@ -133,7 +134,9 @@ class Balancer:
         """Re-read the configuration and switch to it. `given`: the listening sockets the
         master bound (worker processes); without it this process binds new addresses."""
         assert self.holder is not None
-        self.error_log.log("notice", "signal 1 (SIGHUP) received, reconfiguring")
+        # A worker is told by the master, which logged the signal.
+        self.error_log.log("notice", "signal 1 (SIGHUP) received, reconfiguring"
+                           if given is None else "reconfiguring (from the master)")
         old = self.holder.current
         try:
             config = load_config(self.config_path, old.config.prefix, self.options.globals_)

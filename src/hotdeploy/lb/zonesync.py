@@ -53,10 +53,15 @@ class ZoneSync:
 
     # ------------------------------------------------------------------ lifecycle
     def prepare(self, runtime: Any) -> None:
-        """Before `runtime.start()`: only one worker runs the active health checks."""
+        """Before `runtime.start()`: only one worker runs the active health checks of an
+        upstream with `zone` (the others read its verdicts); an upstream without one keeps
+        per-worker state, so every worker checks it itself."""
         runtime.zone = self
         if not self.health_owner:
-            runtime.health_checks = []
+            groups = runtime.groups
+            runtime.health_checks = [
+                check for check in runtime.health_checks
+                if check.upstream not in groups or groups[check.upstream].config.zone is None]
 
     def bind(self, runtime: Any) -> None:
         """A new generation (start or reload): give its servers their slots, adopt what the
