@@ -21,7 +21,8 @@ API = "/api/9/http/upstreams/backend"
 
 def _config(port: int, servers: str, workers: int = 2, zone: bool = True,
             api_port: int | None = None) -> str:
-    api = (f"server {{ listen 127.0.0.1:{api_port}; location /api {{ api write=on; }} }}"
+    api = (f"server {{ listen 127.0.0.1:{api_port}; location /api {{ api write=on; }} "
+           "location = /metrics { metrics; } }"
            if api_port else "")
     return f"""
 worker_processes {workers};
@@ -202,6 +203,10 @@ def test_api_drain_and_counts_apply_to_all_workers(three_backends, tmp_path: Pat
             assert peers[a.address]["state"] == "draining"
             assert peers[b.address]["requests"] == 40
             assert peers[a.address]["requests"] == 0
+            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=5) as fresh:
+                metrics = fresh.get("/metrics").text
+            assert (f'hotdeploy_upstream_server_requests_total{{id="{ids[b.address]}",'
+                    f'server="{b.address}",upstream="backend"}} 40.0') in metrics
         # Undrain through the API again: traffic to `a` comes back in every worker.
         assert api.patch(f"{API}/servers/{ids[a.address]}", json={"drain": False}).is_success
         time.sleep(SYNC)

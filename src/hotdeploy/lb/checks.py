@@ -16,6 +16,12 @@ def _is_loopback(host: str) -> bool:
 
 def config_warnings(config: MainConfig) -> list[str]:
     warnings: list[str] = []
+    from hotdeploy.upstream.zone import MAX_WORKERS
+
+    if config.worker_processes > MAX_WORKERS:
+        warnings.append(f'"worker_processes {config.worker_processes}" is more than the '
+                        f"{MAX_WORKERS} workers the shared upstream table holds: "
+                        f"{MAX_WORKERS} will run")
     if config.http is None:
         return warnings
     for server in config.http.servers:
