@@ -135,10 +135,13 @@ class ZoneSync:
                     if peer.zone_slot < 0:
                         continue
                 self._sync_peer(group, peer, values, workers, now)
-            for peer in group.zombies:
-                # A removed server's own requests are all that keep it: drop the others'.
+            for peer in list(group.zombies):
+                # A removed server's own requests are all that keep it: drop the others', and
+                # the zombie itself once none of ours is left (no release() will come for it).
                 peer.conns -= peer.zone_conns
                 peer.zone_conns = 0
+                if peer.conns <= 0:
+                    group.zombies.remove(peer)
 
     def _sync_peer(self, group: Any, peer: Any, values: Any, workers: int, now: float) -> None:
         slot = peer.zone_slot
