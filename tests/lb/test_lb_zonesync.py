@@ -100,3 +100,18 @@ def test_a_zombie_is_dropped_when_only_other_workers_held_it(tmp_path, make_grou
     assert group1.zombies == [other]
     sync1.tick()
     assert group1.zombies == []
+
+
+def test_a_removed_server_leaves_no_connections_behind_in_the_table(tmp_path, make_group):
+    (sync0, group0), (sync1, group1) = _pair(tmp_path, make_group, {}, {})
+    held = group0.select(Attempt(), time.monotonic())
+    sync0.tick()
+    group0.remove(held.id, time.monotonic())  # a zombie in worker 0 while its request runs
+    sync0.tick()
+    sync1.tick()
+    assert group1.get(held.id).conns == 1
+    group0.release(held, False, time.monotonic())  # the request ends: the zombie goes
+    assert group0.zombies == []
+    sync0.tick()
+    sync1.tick()
+    assert group1.get(held.id).conns == 0

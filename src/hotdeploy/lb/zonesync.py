@@ -48,6 +48,7 @@ class ZoneSync:
         self.health_owner = health_owner
         self.runtime: Any = None
         self.seen_generation = -1
+        self._published: set[int] = set()  # slots whose in-flight count this worker wrote
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -126,6 +127,7 @@ class ZoneSync:
         now = time.monotonic()
         values = self.table.values
         workers = max(int(values[WORKERS]), self.worker + 1)
+        published: set[int] = set()
         for group in runtime.groups.values():
             if group.config.zone is None:
                 continue
@@ -135,6 +137,7 @@ class ZoneSync:
                     if peer.zone_slot < 0:
                         continue
                 self._sync_peer(group, peer, values, workers, now)
+                published.add(peer.zone_slot)
             for peer in list(group.zombies):
                 # A removed server's own requests are all that keep it: drop the others', and
                 # the zombie itself once none of ours is left (no release() will come for it).
@@ -142,6 +145,13 @@ class ZoneSync:
                 peer.zone_conns = 0
                 if peer.conns <= 0:
                     group.zombies.remove(peer)
+                elif peer.zone_slot >= 0:
+                    values[self.table.record(peer.zone_slot, self.worker) + z.CONNS] = peer.conns
+                    published.add(peer.zone_slot)
+        for slot in self._published - published:
+            # A server this worker no longer has: its requests here are over.
+            values[self.table.record(slot, self.worker) + z.CONNS] = 0.0
+        self._published = published
 
     def _sync_peer(self, group: Any, peer: Any, values: Any, workers: int, now: float) -> None:
         slot = peer.zone_slot
