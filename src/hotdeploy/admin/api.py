@@ -52,6 +52,7 @@ def handle_api(
         # `_after_write` hands the change to them (lb/zonesync.py).
         with zone.writing():
             return _answer(ctx, subpath)
+    zone.tick()  # the other workers' latest API changes and state, not the last tick's
     zone.refresh_elsewhere()  # counters of every worker
     return _answer(ctx, subpath)
 
