@@ -402,7 +402,7 @@ class MainConfig:
     error_logs: tuple[ErrorLog, ...] = ()
     worker_processes: int = d.DEFAULT_WORKER_PROCESSES
     # `worker_cpu_affinity`: one CPU set per worker (cycled), () = not set; "auto" is resolved
-    # by the master (lb/affinity.py) against the cores it may use.
+    # by the master (hotdeploy/cpus.py) against the cores it may use.
     worker_cpu_affinity: tuple[frozenset[int], ...] | str = ()
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
     files: tuple[str, ...] = ()  # every file read (main + includes), for `-T`
