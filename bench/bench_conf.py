@@ -51,9 +51,12 @@ http {{
 """
 
 
-def proxy_conf(ports: Ports) -> str:
-    """nginx.conf for the proxy under test: upstream of both backends, keep-alive both ways."""
-    return _main_and_http_head("read by both `nginx` and `hotdeploy lb`") + f"""
+def proxy_conf(ports: Ports, workers: int = 1) -> str:
+    """nginx.conf for the proxy under test: upstream of both backends, keep-alive both ways;
+    `workers`: worker_processes of both proxies (the backends keep one)."""
+    head = _main_and_http_head("read by both `nginx` and `hotdeploy lb`")
+    head = head.replace("worker_processes 1;", f"worker_processes {workers};")
+    return head + f"""
     upstream backend {{
         server 127.0.0.1:{ports.backend_a};
         server 127.0.0.1:{ports.backend_b};

@@ -57,6 +57,7 @@ class Settings:
     hotdeploy_cmd: list[str]
     hotdeploy_label: str
     floor: bool
+    workers: int = 1  # worker_processes of both proxies; above 1 the proxies are not pinned
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
@@ -73,6 +74,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx",
                    help="nginx binary (default: from PATH)")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes with taskset")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker_processes of both proxies (default 1); with more than one the "
+                        "proxies run unpinned, on every core")
     p.add_argument("--no-floor", action="store_true",
                    help="skip the python floor row (bench/floor_proxy.py)")
     p.add_argument("--workdir", help="keep configs and logs in this directory")
@@ -100,7 +104,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         connections=[int(c) for c in args.connections.split(",") if c],
         idle=args.idle if args.idle is not None else 1000,
         pin=can_pin, nginx=args.nginx, hotdeploy_cmd=cmd, hotdeploy_label=label,
-        floor=not args.no_floor)
+        floor=not args.no_floor, workers=args.workers)
 
 
 class Bench:
@@ -111,7 +115,8 @@ class Bench:
         self.dir = workdir
         self.children = Children(workdir)
         self.ports = Ports(free_port(), free_port(), free_port())
-        self.conf, self.prefix = write_prefix(workdir, "proxy", proxy_conf(self.ports))
+        self.conf, self.prefix = write_prefix(workdir, "proxy",
+                                              proxy_conf(self.ports, settings.workers))
         self.backend_conf, self.backend_prefix = write_prefix(
             workdir, "backends", backends_conf(self.ports))
         self.script = write_script(workdir)
@@ -141,7 +146,8 @@ class Bench:
         return child
 
     def start_proxy(self, name: str) -> Child:
-        child = self.children.start(name, pinned(self.proxy_cmd(name), self.core(PROXY_CORE)))
+        core = self.core(PROXY_CORE) if self.s.workers == 1 else None
+        child = self.children.start(name, pinned(self.proxy_cmd(name), core))
         wait_http_ready(child, self.ports.proxy)
         return child
 

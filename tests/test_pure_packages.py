@@ -23,6 +23,8 @@ PURE = [
     "hotdeploy.config.script", "hotdeploy.config.maps",
     "hotdeploy.proxy.limit_req", "hotdeploy.proxy.limit_conn",
     "hotdeploy.proxy.static_rules",
+    "hotdeploy.cpus", "hotdeploy.upstream.snapshot", "hotdeploy.upstream.zone",
+    "hotdeploy.admin.totals",
     "hotdeploy.orchestrator.planner", "hotdeploy.orchestrator.steps",
     "hotdeploy.orchestrator.verdict", "hotdeploy.orchestrator.backoff",
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",

@@ -20,6 +20,11 @@ DEFAULT_LIMIT_LOG_LEVEL = "error"
 DEFAULT_DAEMON = True
 DEFAULT_WORKER_PROCESSES = 1
 DEFAULT_WORKER_CONNECTIONS = 512
+# worker_processes N: how often a worker publishes its upstream state to the shared table and
+# reads the others' (the longest a failure or a connection in one worker goes unseen by another)
+ZONE_SYNC_INTERVAL = 0.02
+# worker_processes N: a worker that dies is started again, but not more often than this
+WORKER_RESPAWN_DELAY = 0.1
 
 # --- listen ---------------------------------------------------------------------------------
 # nginx listens on *:80 when run as root and *:8000 otherwise when a server has no `listen`.

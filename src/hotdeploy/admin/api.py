@@ -44,6 +44,20 @@ def handle_api(
     """Answer one API request. `now` is the balancer's monotonic clock, `wall` Unix time."""
     ctx = _Request(method.upper(), query, body, runtime, write, now,
                    time.time() if wall is None else wall)
+    zone = getattr(runtime, "zone", None)
+    if zone is None:
+        return _answer(ctx, subpath)
+    if ctx.method in WRITE_METHODS and write:
+        # worker_processes N: one writer at a time, starting from the other workers' changes;
+        # `_after_write` hands the change to them (lb/zonesync.py).
+        with zone.writing():
+            return _answer(ctx, subpath)
+    zone.tick()  # the other workers' latest API changes and state, not the last tick's
+    zone.refresh_elsewhere()  # counters of every worker
+    return _answer(ctx, subpath)
+
+
+def _answer(ctx: _Request, subpath: str) -> Response:
     try:
         status, payload = _route(ctx, [p for p in subpath.split("/") if p])
     except e.ApiError as err:
@@ -231,6 +245,9 @@ def _after_write(req: _Request, group: Any) -> None:
     path = group.config.state_file
     if path:
         save_state(path, group.peers)
+    zone = getattr(req.runtime, "zone", None)
+    if zone is not None:
+        zone.publish(group)  # every worker applies it at its next zone tick
     checker = getattr(req.runtime, "health_checker", None)
     reconcile: Callable[[], None] | None = getattr(checker, "reconcile", None)
     if reconcile is not None:

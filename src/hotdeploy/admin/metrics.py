@@ -22,8 +22,8 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from hotdeploy.admin.objects import RESPONSE_CLASSES, downtime_ms
+from hotdeploy.admin.totals import totals
 from hotdeploy.defaults import UPSTREAM_LATENCY_BUCKETS
-from hotdeploy.upstream.peer import Peer
 
 PREFIX = "hotdeploy_upstream"
 STATES = ("up", "draining", "down", "unavail", "checking", "unhealthy")
@@ -46,6 +46,9 @@ COUNTERS = (
 def render_metrics(runtime: Any, now: float | None = None) -> tuple[int, list[tuple[str, str]],
                                                                     bytes]:
     """The `/metrics` response: Prometheus text format of every upstream server."""
+    zone = getattr(runtime, "zone", None)
+    if zone is not None:
+        zone.refresh_elsewhere()  # report every worker's counters, not this one's
     registry = CollectorRegistry()
     registry.register(UpstreamCollector(runtime, now))
     return 200, [("Content-Type", CONTENT_TYPE_LATEST)], generate_latest(registry)
@@ -81,16 +84,17 @@ class UpstreamCollector(Collector):
                                     labels=["upstream"])
         for name, group in groups.items():
             zombies.add_metric([name], len(group.zombies))
-            for peer in group.peers:
+            for server in group.peers:
+                peer = totals(server)
                 labels = [name, peer.address, str(peer.id)]
-                current = group.state_of(peer, now)
+                current = group.state_of(server, now)
                 for s in STATES:
                     state.add_metric([*labels, s], 1.0 if s == current else 0.0)
                 active.add_metric(labels, peer.conns)
                 weight.add_metric(labels, peer.weight)
                 if peer.hc_last_passed is not None:
                     passed.add_metric(labels, 1.0 if peer.hc_last_passed else 0.0)
-                down.add_metric(labels, downtime_ms(peer, now) / 1000)
+                down.add_metric(labels, downtime_ms(server, now) / 1000)
                 for i, cls in enumerate(RESPONSE_CLASSES):
                     responses.add_metric([*labels, cls], peer.responses[i])
                 latency.add_metric(labels, _buckets(peer), sum_value=peer.latency_sum)
@@ -99,7 +103,7 @@ class UpstreamCollector(Collector):
         yield from (state, active, weight, passed, down, responses, latency, *counters, zombies)
 
 
-def _buckets(peer: Peer) -> list[tuple[str, float]]:
+def _buckets(peer: Any) -> list[tuple[str, float]]:
     """Per-bucket counts on the Peer -> Prometheus's cumulative `le` buckets."""
     bounds = [*(str(b) for b in UPSTREAM_LATENCY_BUCKETS), "+Inf"]
     return list(zip(bounds, accumulate(peer.latency_buckets), strict=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hotdeploy.admin.totals import totals
 from hotdeploy.units import format_time
 from hotdeploy.upstream.peer import Peer
 
@@ -51,7 +52,9 @@ def downtime_ms(peer: Peer, now: float) -> int:
 
 
 def peer_object(group: PeerGroup, peer: Peer, now: float, wall: float) -> dict[str, Any]:
-    """The state and statistics of one server (`peers` of GET `/http/upstreams/NAME`)."""
+    """The state and statistics of one server (`peers` of GET `/http/upstreams/NAME`);
+    the statistics are every worker's (admin/totals.py)."""
+    stats = totals(peer)
     obj: dict[str, Any] = {
         "id": peer.id,
         "server": peer.address,
@@ -64,12 +67,12 @@ def peer_object(group: PeerGroup, peer: Peer, now: float, wall: float) -> dict[s
     if peer.max_conns:
         obj["max_conns"] = peer.max_conns
     obj.update(
-        requests=peer.requests,
-        responses=responses_object(peer),
-        sent=peer.sent,
-        received=peer.received,
-        fails=peer.fails_total,
-        unavail=peer.unavail,
+        requests=stats.requests,
+        responses=responses_object(stats),
+        sent=stats.sent,
+        received=stats.received,
+        fails=stats.fails_total,
+        unavail=stats.unavail,
         health_checks=health_checks_object(peer),
         downtime=downtime_ms(peer, now),
     )
@@ -77,14 +80,14 @@ def peer_object(group: PeerGroup, peer: Peer, now: float, wall: float) -> dict[s
         obj["downstart"] = iso_time(wall - (now - peer.downstart))
     if peer.selected is not None:
         obj["selected"] = iso_time(peer.selected)
-    timed = sum(peer.latency_buckets)
+    timed = sum(stats.latency_buckets)
     if timed:
         # NGINX Plus: "the average time to get the full response from the server", in ms.
-        obj["response_time"] = round(peer.latency_sum * 1000 / timed)
+        obj["response_time"] = round(stats.latency_sum * 1000 / timed)
     return obj
 
 
-def responses_object(peer: Peer) -> dict[str, int]:
+def responses_object(peer: Any) -> dict[str, int]:
     out = {cls: peer.responses[i] for i, cls in enumerate(RESPONSE_CLASSES)}
     out["total"] = peer.responses[5]
     return out

@@ -57,6 +57,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "pid": (_s({MAIN}, 1, 1),),
     "error_log": (_s({MAIN}, 1, 2),),
     "worker_processes": (_s({MAIN}, 1, 1),),
+    "worker_cpu_affinity": (_s({MAIN}, 1, MANY),),
     "events": (_b({MAIN}, 0, 0, EVENTS),),
     "worker_connections": (_s({EVENTS}, 1, 1),),
     "include": (_s(ANY_CONTEXT, 1, 1),),

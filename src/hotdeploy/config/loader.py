@@ -52,10 +52,21 @@ def _error_log(node: Node, env: Env) -> ErrorLog:
 def _worker_processes(node: Node) -> int:
     value = node.args[0]
     if value == "auto":
-        return os.cpu_count() or 1
+        from hotdeploy.cpus import usable_cores
+
+        return len(usable_cores())  # nginx: the CPUs it may run on, not all the machine's
     if not value.isdigit():
         raise node.error(f'"{node.name}" directive invalid value')
     return int(value)
+
+
+def _worker_cpu_affinity(node: Node) -> tuple[frozenset[int], ...] | str:
+    from hotdeploy.cpus import parse_affinity
+
+    try:
+        return parse_affinity(node.args)
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
 
 
 def _events(node: Node, m: _Main) -> None:
@@ -91,6 +102,8 @@ def _main_directive(node: Node, m: _Main) -> None:
         _set_once(node, m, "pid", m.env.path(node.args[0]))
     elif node.name == "worker_processes":
         _set_once(node, m, "worker_processes", _worker_processes(node))
+    elif node.name == "worker_cpu_affinity":
+        _set_once(node, m, "worker_cpu_affinity", _worker_cpu_affinity(node))
     elif node.name == "error_log":
         m.error_logs.append(_error_log(node, m.env))
     elif node.name == "events":
@@ -150,6 +163,7 @@ def load_config(path: str, prefix: str | None = None, globals_: str | None = Non
         pid_path=str(vals.get("pid", m.env.path(d.DEFAULT_PID_PATH))),
         error_logs=tuple(m.error_logs),
         worker_processes=int(vals.get("worker_processes", d.DEFAULT_WORKER_PROCESSES)),  # type: ignore[call-overload]
+        worker_cpu_affinity=vals.get("worker_cpu_affinity", ()),  # type: ignore[arg-type]
         worker_connections=int(vals.get("worker_connections",  # type: ignore[call-overload]
                                         d.DEFAULT_WORKER_CONNECTIONS)),
         user=vals.get("user"),  # type: ignore[arg-type]

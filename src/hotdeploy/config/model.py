@@ -547,6 +547,9 @@ class MainConfig:
     pid_path: str | None = None  # absolute; None = `pid off`? (nginx has no off: always a path)
     error_logs: tuple[ErrorLog, ...] = ()
     worker_processes: int = d.DEFAULT_WORKER_PROCESSES
+    # `worker_cpu_affinity`: one CPU set per worker (cycled), () = not set; "auto" is resolved
+    # by the master (hotdeploy/cpus.py) against the cores it may use.
+    worker_cpu_affinity: tuple[frozenset[int], ...] | str = ()
     worker_connections: int = d.DEFAULT_WORKER_CONNECTIONS
     # `user NAME [GROUP]` (None when absent) and `worker_rlimit_nofile N` (0 = not set): see
     # config/process.py for what hotdeploy does with them.

@@ -17,12 +17,12 @@ def _is_loopback(host: str) -> bool:
 
 def config_warnings(config: MainConfig) -> list[str]:
     warnings: list[str] = []
-    if config.worker_processes not in (0, 1):
-        # We run one event loop; say so rather than pretend to honour the number.
-        warnings.append(
-            f'"worker_processes {config.worker_processes}" is served by one process '
-            "(hotdeploy keeps one upstream state; nginx would share it through a zone)"
-        )
+    from hotdeploy.upstream.zone import MAX_WORKERS
+
+    if config.worker_processes > MAX_WORKERS:
+        warnings.append(f'"worker_processes {config.worker_processes}" is more than the '
+                        f"{MAX_WORKERS} workers the shared upstream table holds: "
+                        f"{MAX_WORKERS} will run")
     if config.user is not None:
         where = config.user_source
         at = f" in {where.file}:{where.line}" if where else ""

@@ -30,11 +30,15 @@ def configured_listens(config: MainConfig) -> dict[ListenKey, Listen]:
     return {listen.key: listen for listen in Router(config.http).listen_sockets()}
 
 
-def bind(listen: Listen) -> socket.socket:
+def bind(listen: Listen, reuseport: bool = False) -> socket.socket:
+    """`reuseport`: one socket per worker on the same address (worker_processes N), so the
+    kernel spreads connections over the workers by hash (docs/workers.md says why)."""
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(listen.ipv6only))
         sock.bind((listen.host, listen.port))
@@ -65,8 +69,9 @@ async def serve_listener(loop: asyncio.AbstractEventLoop, sock: socket.socket,
 class ListenerSet:
     """The bound sockets by address; `update` binds new ones and returns the ones to close."""
 
-    def __init__(self) -> None:
+    def __init__(self, reuseport: bool = False) -> None:
         self.sockets: dict[ListenKey, socket.socket] = {}
+        self.reuseport = reuseport
 
     def update(self, wanted: Iterable[Listen]) -> tuple[list[Listen], list[ListenKey]]:
         wanted_by_key = {listen.key: listen for listen in wanted}
@@ -74,7 +79,7 @@ class ListenerSet:
         try:
             for key, listen in wanted_by_key.items():
                 if key not in self.sockets:
-                    self.sockets[key] = bind(listen)
+                    self.sockets[key] = bind(listen, self.reuseport)
                     added.append(listen)
         except HotdeployError:
             # All or nothing: a reload that cannot bind keeps the old set intact.
@@ -82,6 +87,20 @@ class ListenerSet:
                 self.sockets.pop(listen.key).close()
             raise
         removed = [key for key in self.sockets if key not in wanted_by_key]
+        return added, removed
+
+    def adopt(self, given: dict[ListenKey, socket.socket]) -> tuple[list[ListenKey],
+                                                                    list[ListenKey]]:
+        """A worker's reload: the master bound the sockets and sent them all; keep the ones
+        already held (closing the duplicates), take the new ones, return (added, removed)."""
+        added: list[ListenKey] = []
+        for key, sock in given.items():
+            if key in self.sockets:
+                sock.close()
+            else:
+                self.sockets[key] = sock
+                added.append(key)
+        removed = [key for key in self.sockets if key not in given]
         return added, removed
 
     def close(self, key: ListenKey) -> None:

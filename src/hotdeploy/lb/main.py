@@ -74,8 +74,8 @@ def run_lb(options: LbOptions) -> int:
 
             send_signal(options.signal, config.pid_path or "")
             return 0
-        from hotdeploy.lb.master import serve
         from hotdeploy.lb.process_settings import apply_rlimit_nofile
+        from hotdeploy.lb.serve import serve
 
         alert = apply_rlimit_nofile(config)
         if alert is not None:

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
 
 _PID = str(os.getpid())
+
+
+def _refresh_pid() -> None:
+    # `$pid` is the worker's: a worker forked from the master must not log the master's pid.
+    global _PID
+    _PID = str(os.getpid())
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
 # Request start times come from the loop's monotonic clock; wall time for $request_time/$msec
 # is derived with this offset instead of a second clock read per request.
 _WALL_OFFSET = time.time() - time.monotonic()

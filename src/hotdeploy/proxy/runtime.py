@@ -50,6 +50,7 @@ class Runtime:
         self.health_checker: Any = None
         self.inherited_checker: Any = None  # the previous generation's, adopted by start()
         self.health_checks: list[Any] = []
+        self.zone: Any = None  # lb/zonesync.ZoneSync with worker_processes N, else None
         self._servers: dict[tuple[tuple[str, int], str | None], ServerConfig] = {}
         # (listen, host, normalized path) -> plan: the configuration is immutable for this
         # generation, so the answer of nginx's server + location search never changes.

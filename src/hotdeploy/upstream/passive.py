@@ -6,6 +6,11 @@
   that is out, that selection is the single probe; the fresh stamp shuts the door for others.
 - A success: `fails = 0` only when `accessed < checked`, i.e. the peer was checked after its
   last failure; failures within one `fail_timeout` window therefore accumulate.
+
+With `worker_processes N` and a `zone`, the failures other workers saw count too
+(`zone_fails`, their recent ones, with `zone_checked`, their latest stamp): a server that
+reached max_fails in one worker is out in all for fail_timeout. Each worker's own counter still
+follows nginx's rules above; the other workers' failures expire after fail_timeout.
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ from hotdeploy.upstream.peer import Peer
 
 def marked_failed(peer: Peer) -> bool:
     """max_fails reached: the peer is out until a probe succeeds."""
-    return bool(peer.max_fails) and peer.fails >= peer.max_fails
+    return bool(peer.max_fails) and peer.fails + peer.zone_fails >= peer.max_fails
 
 
 def failed_out(peer: Peer, now: float) -> bool:
     """Not eligible now: marked failed and still inside fail_timeout since the last check."""
-    return marked_failed(peer) and now - peer.checked <= peer.fail_timeout
+    if not peer.max_fails:
+        return False
+    if peer.fails >= peer.max_fails and now - peer.checked <= peer.fail_timeout:
+        return True
+    return (peer.zone_fails > 0 and peer.fails + peer.zone_fails >= peer.max_fails
+            and now - max(peer.checked, peer.zone_checked) <= peer.fail_timeout)
 
 
 def stamp_selected(peer: Peer, now: float) -> None:

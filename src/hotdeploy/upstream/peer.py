@@ -76,6 +76,15 @@ class Peer:
     )
     latency_sum: float = 0.0
 
+    # --- shared zone (`worker_processes N` with `zone`; lb/zonesync.py fills them) ---------
+    zone_slot: int = -1  # this server's slot in the shared table; -1 = per-worker state
+    zone_conns: int = 0  # other workers' in-flight requests, included in `conns`
+    zone_fails: int = 0  # other workers' failures within fail_timeout of their last one
+    zone_checked: float = 0.0  # the latest of their fail/probe stamps (`checked`)
+    # Other workers' statistics summed (upstream.zone record layout), refreshed for a read of
+    # the API or the metrics; None = this process is the only one.
+    elsewhere: list[float] | None = None
+
     def observe_latency(self, seconds: float) -> None:
         """Record one upstream response time (the proxy calls this once per attempt)."""
         # Prometheus `le` buckets: the first bound >= seconds (bisect_left). A plain loop, as
