@@ -159,8 +159,12 @@ class SshRuntime:
         return target
 
     # --- placement ----------------------------------------------------------------------------
-    async def _pick(self, key: tuple[str, str], how: SshSettings) -> SshHost:
-        """The answering host with the fewest instances of that service's release."""
+    async def _pick(self, key: tuple[str, str], how: SshSettings,
+                    relocatable: bool) -> SshHost:
+        """The host with the fewest instances of that service's release. A deploy's instance
+        goes there or fails the deploy, naming the host (a deploy that lost a host rolls back
+        rather than piling every instance onto the others); a restart or a rollback's
+        replacement goes to the next host that answers."""
         placed = self._placed.setdefault(key, Counter())
         errors = []
         for host in sorted(how.hosts, key=lambda h: (placed[str(h)], str(h))):
@@ -168,6 +172,8 @@ class SshRuntime:
                 await self._connect(host, how)
                 return host
             except HostError as exc:
+                if not relocatable:
+                    raise
                 errors.append(str(exc))
         raise HostError("no host answers: " + "; ".join(errors))
 
@@ -175,7 +181,7 @@ class SshRuntime:
     async def start(self, spec: InstanceSpec) -> Handle:
         how = self.settings(spec.service)
         key = (spec.service, spec.release.version)
-        host = await self._pick(key, how)
+        host = await self._pick(key, how, spec.relocatable)
         release_dir = await self.upload(host, how, spec)
         port = int((await self._run(host, how, f"{how.python} -c "
                                     + shlex.quote(_FREE_PORT.format(bind=how.bind)))).strip())

@@ -3,7 +3,10 @@ only), with generated host and client keys and no password authentication."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +30,61 @@ class SshHosts:
         """The host is lost: its sshd stops (its instances keep running, unreachable)."""
         self.procs[index].terminate()
         self.procs[index].wait(10)
+
+    def lose(self, index: int, vm_dies: bool = True) -> list[int]:
+        """The host is gone for good: its sshd and every session of it (an established SSH
+        connection outlives the listening sshd, as on a real host) are killed; with
+        `vm_dies`, so is every process started through it (its instances). The killed pids."""
+        master = self.procs[index].pid
+        victims = [master, *_descendants(master)]
+        _kill(victims)  # first, so that no session starts anything after the look below
+        if vm_dies:
+            marker = f"{HOST_MARKER}={self.hosts[index].split('@')[1].split(':')[0]}".encode()
+            started = [pid for pid in _pids() if marker in _environ(pid).split(b"\0")]
+            _kill(started)
+            victims += started
+        self.procs[index].wait(10)
+        return victims
+
+
+# Every process a test host starts has this in its environment (sshd's SetEnv): "which VM"
+# for a test that kills one host's processes as a dying VM would.
+HOST_MARKER = "HOTDEPLOY_TEST_HOST"
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _descendants(root: int) -> list[int]:
+    parents = {pid: _parent(pid) for pid in _pids()}
+    found, frontier = [], {root}
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = set(children)
+    return found
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
 
 
 def _free_port(address: str) -> int:
@@ -78,6 +136,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
+SetEnv {HOST_MARKER}={address}
 """)
         with open(root / f"sshd_{address}.log", "wb") as log:
             procs.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -73,25 +71,34 @@ async def test_instances_spread_over_the_hosts_and_answer_on_their_address(ssh_h
     assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
 
 
-async def test_a_lost_host_reads_as_exited_and_new_instances_go_to_the_other(ssh_hosts,
-                                                                            tmp_path):
+async def test_a_lost_host_fails_a_deploys_instance_naming_it_and_restarts_go_elsewhere(
+        ssh_hosts, tmp_path):
     runtime = runtime_for(ssh_hosts, tmp_path)
     first = await runtime.start(spec(tmp_path, "orders-1"))
+    second = await runtime.start(spec(tmp_path, "orders-2"))
+    handles = [first, second]
     try:
-        lost = 0 if first.endpoint.host == "127.0.0.2" else 1
-        await runtime.close()
-        ssh_hosts.stop(lost)
+        assert (first.endpoint.host, second.endpoint.host) == ("127.0.0.2", "127.0.0.3")
+        # Its sshd, its sessions (the runtime's open connection among them) and its
+        # processes are gone, as when a VM dies.
+        ssh_hosts.lose(1)
         runtime._states.clear()
-        assert await runtime.state(first) == RunState.EXITED
-        second = await runtime.start(spec(tmp_path, "orders-2"))
-        assert second.endpoint.host != first.endpoint.host
-        wait_get(f"http://{second.endpoint}/health")
-        await runtime.stop(second, 2.0)
+        assert await runtime.state(second) == RunState.EXITED
+        assert await runtime.state(first) == RunState.RUNNING
+        handles.append(await runtime.start(spec(tmp_path, "orders-3")))  # 127.0.0.2's turn
+        # 127.0.0.3's turn: a deploy's instance fails, naming the host ...
+        with pytest.raises(HostError, match=r"127\.0\.0\.3:\d+: cannot connect"):
+            await runtime.start(spec(tmp_path, "orders-4"))
+        # ... a restart (or a rollback's replacement) goes to the host that answers.
+        moved = await runtime.start(replace(spec(tmp_path, "orders-4"), relocatable=True))
+        handles.append(moved)
+        assert moved.endpoint.host == "127.0.0.2"
+        wait_get(f"http://{moved.endpoint}/health")
     finally:
-        # The instance on the lost host still runs on this machine: stop it by its pid.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(int(first.details["pid"]), signal.SIGKILL)
+        for handle in handles:
+            await runtime.stop(handle, 2.0)
         await runtime.close()
+    assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
 
 
 async def test_an_unknown_host_key_is_refused_naming_the_host_and_its_fingerprint(

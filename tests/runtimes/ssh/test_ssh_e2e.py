@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "orchestrator"))
-from hd_e2e_harness import SHOP, Load, cli, free_port, service
+from hd_e2e_harness import CLI, SHOP, Load, cli, free_port, service
 
 
 def ssh_project(tmp_path: Path, hosts) -> tuple[Path, str]:
@@ -89,6 +90,52 @@ def test_a_service_over_two_ssh_hosts_deploys_restarts_and_stops_with_no_failed_
         assert logs.returncode == 0 and "start orders-" in logs.stdout
     finally:
         cli(file, "down", timeout=60)
+    remote_pids = [p.read_text().strip() for p in (tmp_path / "remote" / "run").glob("*.pid")]
+    time.sleep(0.5)
+    assert not [pid for pid in remote_pids if _alive(int(pid))]
+
+
+def wait_for(what, timeout: float):
+    """Poll `what()` until it is true (returned) or the time is over (None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.2)
+    return None
+
+
+def test_a_host_lost_mid_deploy_fails_it_rolls_back_and_the_other_keeps_serving(
+        ssh_hosts, tmp_path):
+    file, base = ssh_project(tmp_path, ssh_hosts)
+    try:
+        up = cli(file, "up", "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert hosts_of(file) == {"127.0.0.2": 2, "127.0.0.3": 2}
+        with Load(base, limit=300) as load:
+            deploy = subprocess.Popen([*CLI, "deploy", "orders", "--version", "2.0.0",
+                                       "--file", str(file)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+            # In the middle: a new instance serves, old ones are still there.
+            assert wait_for(lambda: any(i["version"] == "2.0.0" and i["state"] == "serving"
+                                        for i in service(file, "orders")["instances"]), 120)
+            # 127.0.0.3 dies: its sshd, its sessions and its instances.
+            ssh_hosts.lose(1)
+            out, _ = deploy.communicate(timeout=240)
+            # The supervisor replaces the dead host's old instances on the other one.
+            settled = wait_for(lambda: (lambda now: len(now) == 4 and all(
+                i["state"] == "serving" and i["version"] == "1.0.0"
+                and i["endpoint"].startswith("127.0.0.2:") for i in now))(
+                    service(file, "orders")["instances"]), 120)
+        print(out, load.results)  # shown by pytest -rP
+        assert deploy.returncode == 2, out
+        assert "127.0.0.3" in out and "rolled back to version 1.0.0" in out, out
+        assert settled, service(file, "orders")["instances"]
+        assert load.failures == [], load.failures[:5]
+        assert load.total > 100, load.results
+    finally:
+        cli(file, "down", timeout=90)
     remote_pids = [p.read_text().strip() for p in (tmp_path / "remote" / "run").glob("*.pid")]
     time.sleep(0.5)
     assert not [pid for pid in remote_pids if _alive(int(pid))]
