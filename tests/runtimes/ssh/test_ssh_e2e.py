@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "orchestrator"))
-from hd_e2e_harness import CLI, SHOP, Load, cli, free_port, service
+from hd_e2e_harness import CLI, SHOP, Load, cli, free_port, service, status
 
 
 def ssh_project(tmp_path: Path, hosts) -> tuple[Path, str]:
@@ -90,6 +90,45 @@ def test_a_service_over_two_ssh_hosts_deploys_restarts_and_stops_with_no_failed_
         assert logs.returncode == 0 and "start orders-" in logs.stdout
     finally:
         cli(file, "down", timeout=60)
+    remote_pids = [p.read_text().strip() for p in (tmp_path / "remote" / "run").glob("*.pid")]
+    time.sleep(0.5)
+    assert not [pid for pid in remote_pids if _alive(int(pid))]
+
+
+def test_sigkill_of_the_control_process_then_up_adopts_the_remote_instances(ssh_hosts,
+                                                                          tmp_path):
+    file, base = ssh_project(tmp_path, ssh_hosts)
+    try:
+        up = cli(file, "up", "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        before = status(file)
+        with Load(base) as load:
+            os.kill(before["control_pid"], signal.SIGKILL)
+            time.sleep(1.0)
+            assert cli(file, "status").returncode == 3  # nobody answers the socket now
+            again = cli(file, "up", "--detach", timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert load.failures == [], load.failures[:5]
+        assert load.total > 50, load.results
+        after = status(file)
+        assert after["control_pid"] != before["control_pid"]
+        assert after["dataplane"]["pid"] == before["dataplane"]["pid"]
+        old, new = (next(s for s in x["services"] if s["name"] == "orders")["instances"]
+                    for x in (before, after))
+        # The same processes on the same hosts (pid@host), adopted, not restarted.
+        assert {i["ref"] for i in new} == {i["ref"] for i in old}
+        assert all(i["state"] == "serving" and i["restarts"] == 0 for i in new), new
+        shown = cli(file, "status")
+        assert shown.returncode == 0 and all(i["id"] in shown.stdout for i in new), shown.stdout
+        # ... and the adopted service still deploys, spread over both hosts.
+        with Load(base) as load:
+            deployed = cli(file, "deploy", "orders", "--version", "2.0.0", timeout=180)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert load.failures == [], load.failures[:5]
+        assert {i["version"] for i in service(file, "orders")["instances"]} == {"2.0.0"}
+        assert hosts_of(file) == {"127.0.0.2": 2, "127.0.0.3": 2}
+    finally:
+        cli(file, "down", timeout=90)
     remote_pids = [p.read_text().strip() for p in (tmp_path / "remote" / "run").glob("*.pid")]
     time.sleep(0.5)
     assert not [pid for pid in remote_pids if _alive(int(pid))]
