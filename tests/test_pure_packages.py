@@ -25,7 +25,7 @@ PURE = [
     "hotdeploy.orchestrator.model", "hotdeploy.orchestrator.releases",
     "hotdeploy.dataplane.builtin.config",
     "hotdeploy.export.common", "hotdeploy.export.yamltext", "hotdeploy.export.kubernetes",
-    "hotdeploy.export.sources", "hotdeploy.export.systemd",
+    "hotdeploy.export.sources", "hotdeploy.export.systemd", "hotdeploy.export.systemd_units",
 ]
 
 
