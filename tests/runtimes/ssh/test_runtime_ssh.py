@@ -58,7 +58,8 @@ async def test_instances_spread_over_the_hosts_and_answer_on_their_address(ssh_h
         for address in ("127.0.0.2", "127.0.0.3"):
             how = runtime.settings("orders")
             host = next(h for h in how.hosts if h.host == address)
-            listing = await runtime.connections.run(host, how, f"ls {tmp_path}/remote/releases/orders")
+            listing = await runtime.connections.run(host, how,
+                                                    f"ls {tmp_path}/remote/releases/orders")
             assert listing.split() == ["1.0.0"]
         # A restarted control process adopts what runs.
         fresh = runtime_for(ssh_hosts, tmp_path)
