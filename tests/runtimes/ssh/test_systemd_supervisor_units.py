@@ -121,5 +121,5 @@ def test_systemd_analyze_verify_accepts_an_installed_instance(tmp_path):
     # What the unit's `/bin/sh -c ${HOTDEPLOY_EXEC}` runs: the local runtime's command line.
     env = (where / "orders-1.env").read_text()
     assert f'HOTDEPLOY_EXEC="exec {sys.executable} -m hotdeploy.runtimes.host --port 9101 ' \
-           f'--health /health --host 0.0.0.0 --app orders.api:app"' in env
+           f'--health /health --app orders.api:app --host 0.0.0.0"' in env
     assert 'GREETING="100% \\$real"' in env and 'PORT="9101"' in env
