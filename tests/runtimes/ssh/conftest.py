@@ -150,3 +150,101 @@ SetEnv {HOST_MARKER}={address}
         if proc.poll() is None:
             proc.terminate()
             proc.wait(10)
+
+
+# --- a host with systemd as PID 1 -------------------------------------------------------------
+# systemd is not PID 1 on the test machine: this "VM" is a container of the tests' base image
+# with systemd and sshd (systemd_host/Dockerfile), sharing the machine's network with its sshd
+# on 127.0.0.4 only. It gets CAP_SYS_ADMIN and its own cgroup namespace (what systemd needs),
+# not --privileged, no --pid=host; its Dockerfile masks every unit that could touch the
+# machine. This test's interpreter and hotdeploy's sources are mounted read-only at the same
+# paths, so the hosts' `python` is this one.
+SYSTEMD_IMAGE = "hotdeploy-test-systemd:bookworm"
+BASE_IMAGE = "hotdeploy-test-base:bookworm"
+SYSTEMD_ADDRESS = "127.0.0.4"
+
+
+def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def _systemd_image() -> None:
+    if shutil.which("docker") is None or _docker("info").returncode != 0:
+        pytest.skip("no Docker daemon answers (.ci/run starts one)")
+    if _docker("image", "inspect", SYSTEMD_IMAGE).returncode == 0:
+        return
+    if _docker("image", "inspect", BASE_IMAGE).returncode != 0:
+        pytest.skip(f"{BASE_IMAGE} is not built (.ci/run builds it with mmdebstrap)")
+    # Debian packages over the machine's network (the daemon has no bridge).
+    built = _docker("build", "--network", "host", "-q", "-t", SYSTEMD_IMAGE,
+                    str(Path(__file__).parent / "systemd_host"), timeout=900)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build {SYSTEMD_IMAGE}: {built.stderr.strip()[-500:]}")
+
+
+@pytest.fixture
+def systemd_host(tmp_path_factory):
+    """One SSH host (root@127.0.0.4:PORT) whose init is a real systemd."""
+    import sys
+
+    import hotdeploy
+    if os.geteuid() != 0:
+        pytest.skip("the test sshd logs in as root: run the tests as root, as CI does")
+    _systemd_image()
+    root = tmp_path_factory.mktemp("systemd-host")
+    config = root / "hd-test"
+    config.mkdir()
+    _keygen(config / "host_key")
+    _keygen(root / "client_key")
+    (config / "authorized_keys").write_text((root / "client_key.pub").read_text())
+    port = _free_port(SYSTEMD_ADDRESS)
+    (config / "sshd_config").write_text(f"""
+ListenAddress {SYSTEMD_ADDRESS}:{port}
+HostKey /hd-test/host_key
+PidFile /run/sshd-test.pid
+AuthorizedKeysFile /hd-test/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+""")
+    mounts = {config: "/hd-test"}
+    for path in {Path(sys.prefix), Path(sys.base_prefix), Path(sys.prefix).resolve(),
+                 Path(hotdeploy.__file__).resolve().parents[1]}:
+        mounts.setdefault(path, str(path))
+    volumes = [arg for local, inside in mounts.items() for arg in ("-v", f"{local}:{inside}:ro")]
+    started = _docker("run", "-d", "--network", "host", "--cap-add", "SYS_ADMIN",
+                      "--security-opt", "seccomp=unconfined", "--cgroupns", "private",
+                      "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                      "--label", "hotdeploy.test=systemd-host", *volumes, SYSTEMD_IMAGE)
+    if started.returncode != 0:
+        pytest.skip(f"cannot run a systemd container here: {started.stderr.strip()}")
+    container = started.stdout.strip()
+    try:
+        try:
+            _wait_listening(SYSTEMD_ADDRESS, port, timeout=60)
+        except RuntimeError:
+            logs = _docker("logs", container).stdout[-2000:]
+            pytest.skip(f"systemd in a container did not come up here: {logs}")
+        (root / "known_hosts").write_text(
+            f"[{SYSTEMD_ADDRESS}]:{port} {(config / 'host_key.pub').read_text().strip()}\n")
+        yield SystemdHost(f"root@{SYSTEMD_ADDRESS}:{port}", root / "client_key",
+                          root / "known_hosts", container)
+    finally:
+        _docker("rm", "-f", container)
+
+
+@dataclass
+class SystemdHost:
+    host: str
+    identity: Path
+    known_hosts: Path
+    container: str
+
+    def run(self, command: str) -> str:
+        """A command on the host, not over SSH (what an operator would see there)."""
+        result = _docker("exec", self.container, "sh", "-c", command)
+        return result.stdout + result.stderr
