@@ -17,11 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "orchestrator"))
 from hd_e2e_harness import CLI, SHOP, Load, cli, free_port, service, status
 
 
-def ssh_project(tmp_path: Path, hosts) -> tuple[Path, str]:
+def ssh_project(tmp_path: Path, hosts, *, remote_dir: str | None = None,
+                instances: int = 4) -> tuple[Path, str]:
     root = tmp_path / "shop"
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns(".hotdeploy", "__pycache__"))
     port = free_port()
     host_list = ", ".join(f'"{h}"' for h in hosts.hosts)
+    remote_dir = remote_dir or str(tmp_path / "remote")
     (root / "hotdeploy.toml").write_text(f"""
 [project]
 name = "shop"
@@ -36,13 +38,13 @@ kind = "ssh"
 hosts = [{host_list}]
 identity_file = "{hosts.identity}"
 known_hosts = "{hosts.known_hosts}"
-remote_dir = "{tmp_path / 'remote'}"
+remote_dir = "{remote_dir}"
 python = "{sys.executable}"
 
 [services.orders]
 app = "orders.api:app"
 route = "/orders"
-instances = 4
+instances = {instances}
 version = "1.0.0"
 
 [deploy]
@@ -186,3 +188,50 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_under_systemd_units_deploy_restart_adopt_and_stop_with_no_failed_request(
+        systemd_host, tmp_path):
+    """The same life on a host whose init is systemd (conftest.systemd_host): `auto` picks
+    systemd there, every instance is a unit of hotdeploy-shop-orders@.service."""
+    systemd_host.hosts = [systemd_host.host]
+    file, base = ssh_project(tmp_path, systemd_host, remote_dir="/var/lib/hotdeploy-test/shop",
+                             instances=2)
+    units = "systemctl list-units --plain --no-legend 'hotdeploy-shop-*'"
+    try:
+        up = cli(file, "up", "--detach", timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        first = service(file, "orders")["instances"]
+        assert {i["details"]["supervisor"] for i in first} == {"systemd"}
+        assert systemd_host.run(units).count("active running") == 2
+        with Load(base, limit=300) as load:
+            deployed = cli(file, "deploy", "orders", "--version", "2.0.0", timeout=180)
+            assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+            now = service(file, "orders")["instances"]
+            # A crash (SIGKILL inside the host): the unit fails, hotdeploy restarts it.
+            victim = now[0]
+            systemd_host.run(f"kill -KILL {victim['details']['pid']}")
+            again = wait_for(lambda: [i for i in service(file, "orders")["instances"]
+                                      if i["id"] == victim["id"] and i["restarts"] == 1
+                                      and i["state"] == "serving"], 60)
+            # The control process dies and comes back: it adopts the units as they run.
+            before = status(file)
+            os.kill(before["control_pid"], signal.SIGKILL)
+            time.sleep(1.0)
+            readopted = cli(file, "up", "--detach", timeout=120)
+        assert again, service(file, "orders")["instances"]
+        assert readopted.returncode == 0, readopted.stdout + readopted.stderr
+        assert load.failures == [], load.failures[:5]
+        assert load.total > 100 and set(load.versions) <= {"1.0.0", "2.0.0"}
+        after = service(file, "orders")["instances"]
+        assert {i["ref"] for i in after} == {i["ref"] for s in before["services"]
+                                             if s["name"] == "orders" for i in s["instances"]}
+        assert {i["version"] for i in after} == {"2.0.0"}
+        running = systemd_host.run(units)
+        assert all(i["details"]["unit"] in running for i in after), running
+        assert running.count("active running") == 2, running
+        logs = cli(file, "logs", "orders", "-n", "20")
+        assert logs.returncode == 0 and "Started hotdeploy-shop-orders@orders-" in logs.stdout
+    finally:
+        cli(file, "down", timeout=90)
+    assert "active running" not in systemd_host.run(units)
