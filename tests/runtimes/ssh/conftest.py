@@ -4,6 +4,7 @@ only), with generated host and client keys and no password authentication."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -170,15 +171,22 @@ def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 def _systemd_image() -> None:
+    """Built once per content of systemd_host/ (a label records which)."""
     if shutil.which("docker") is None or _docker("info").returncode != 0:
         pytest.skip("no Docker daemon answers (.ci/run starts one)")
-    if _docker("image", "inspect", SYSTEMD_IMAGE).returncode == 0:
+    context = Path(__file__).parent / "systemd_host"
+    digest = hashlib.sha256(b"".join(path.read_bytes()
+                                     for path in sorted(context.iterdir()))).hexdigest()[:16]
+    have = _docker("image", "inspect", "-f", '{{index .Config.Labels "hotdeploy.test.context"}}',
+                   SYSTEMD_IMAGE)
+    if have.returncode == 0 and have.stdout.strip() == digest:
         return
     if _docker("image", "inspect", BASE_IMAGE).returncode != 0:
         pytest.skip(f"{BASE_IMAGE} is not built (.ci/run builds it with mmdebstrap)")
     # Debian packages over the machine's network (the daemon has no bridge).
-    built = _docker("build", "--network", "host", "-q", "-t", SYSTEMD_IMAGE,
-                    str(Path(__file__).parent / "systemd_host"), timeout=900)
+    built = _docker("build", "--network", "host", "-q", "--label",
+                    f"hotdeploy.test.context={digest}", "-t", SYSTEMD_IMAGE, str(context),
+                    timeout=900)
     if built.returncode != 0:
         pytest.skip(f"cannot build {SYSTEMD_IMAGE}: {built.stderr.strip()[-500:]}")
 

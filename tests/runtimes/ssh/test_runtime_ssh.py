@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from collections import Counter
@@ -113,3 +114,28 @@ async def test_an_unknown_host_key_is_refused_naming_the_host_and_its_fingerprin
     assert "127.0.0.2" in message or "127.0.0.3" in message
     assert "SHA256:" in message
     await runtime.close()
+
+
+async def test_a_host_that_answers_nothing_costs_one_connect_timeout_not_one_per_look(
+        monkeypatch):
+    """A VM that is gone may drop packets instead of refusing them: here, a socket that
+    accepts TCP connections on 127.0.0.5 but never says a word of SSH."""
+    from hotdeploy.runtimes.base import Endpoint, Handle
+    from hotdeploy.runtimes.ssh import connection
+
+    monkeypatch.setattr(connection, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.5", 0))
+        silent.listen(16)
+        label = f"root@127.0.0.5:{silent.getsockname()[1]}"
+        runtime = SshRuntime(SshSettings(hosts=(SshHost.parse(label),), remote_dir="/x"))
+        handles = [Handle("ssh", f"{pid}@{label}", Endpoint("127.0.0.5", 9000 + pid),
+                          {"host": label, "pid": str(pid), "supervisor": "process"})
+                   for pid in (101, 102, 103, 104)]
+        started = time.monotonic()
+        assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
+        await runtime.stop(handles[0], 1.0)
+        assert time.monotonic() - started < 2.5  # one timeout, then the failure is reused
+        with pytest.raises(HostError, match=r"127\.0\.0\.5:\d+: cannot connect"):
+            await runtime.logs(handles[1], 5)
+        await runtime.close()

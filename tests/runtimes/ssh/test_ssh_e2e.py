@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "orchestrator"))
 from hd_e2e_harness import CLI, SHOP, Load, cli, free_port, service, status
 
@@ -97,6 +99,7 @@ def test_a_service_over_two_ssh_hosts_deploys_restarts_and_stops_with_no_failed_
     assert not [pid for pid in remote_pids if _alive(int(pid))]
 
 
+@pytest.mark.timeout(300)
 def test_sigkill_of_the_control_process_then_up_adopts_the_remote_instances(ssh_hosts,
                                                                           tmp_path):
     file, base = ssh_project(tmp_path, ssh_hosts)
@@ -147,6 +150,7 @@ def wait_for(what, timeout: float):
     return None
 
 
+@pytest.mark.timeout(300)  # up, a deploy, its rollback and the restarts: slow on a busy machine
 def test_a_host_lost_mid_deploy_fails_it_rolls_back_and_the_other_keeps_serving(
         ssh_hosts, tmp_path):
     file, base = ssh_project(tmp_path, ssh_hosts)
@@ -190,6 +194,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.timeout(300)
 def test_under_systemd_units_deploy_restart_adopt_and_stop_with_no_failed_request(
         systemd_host, tmp_path):
     """The same life on a host whose init is systemd (conftest.systemd_host): `auto` picks

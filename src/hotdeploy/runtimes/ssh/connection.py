@@ -4,6 +4,7 @@ strict host key checking; every failure is a HostError that names the host."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncssh
@@ -12,6 +13,10 @@ from hotdeploy.errors import DeployError
 from hotdeploy.runtimes.ssh.settings import SshHost, SshSettings
 
 CONNECT_TIMEOUT = 10.0
+# A host that could not be reached is not tried again for this long: its instances' states,
+# stops and log reads fail at once instead of each waiting out CONNECT_TIMEOUT in turn (a VM
+# that is gone may drop packets rather than refuse them).
+RETRY_AFTER = 2.0
 
 
 class HostError(DeployError):
@@ -22,6 +27,7 @@ class Connections:
     def __init__(self) -> None:
         self._open: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failed: dict[str, tuple[float, str]] = {}  # label -> (when, why)
 
     async def connect(self, host: SshHost, how: SshSettings) -> asyncssh.SSHClientConnection:
         label = str(host)
@@ -30,23 +36,39 @@ class Connections:
             conn = self._open.get(label)
             if conn is not None and not conn.is_closed():
                 return conn
-            options: dict[str, Any] = {"port": host.port, "username": host.user,
-                                       "connect_timeout": CONNECT_TIMEOUT}
-            if how.known_hosts is not None:
-                options["known_hosts"] = how.known_hosts
-            if how.identity_file is not None:
-                options["client_keys"] = [how.identity_file]
+            failed = self._failed.get(label)
+            if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
+                # A new exception each time: one raised again and again would chain to itself
+                # through __context__ (CPython can loop forever on such a chain).
+                raise HostError(failed[1])
             try:
-                conn = await asyncssh.connect(host.host, **options)
-            except asyncssh.HostKeyNotVerifiable as exc:
-                raise HostError(f"{label}: host key not verified ({exc}); its key is "
-                                f"{await _fingerprint(host)}: add it to "
-                                f"{how.known_hosts or '~/.ssh/known_hosts'} if it "
-                                f"is the host you expect") from None
-            except (OSError, asyncssh.Error) as exc:
-                raise HostError(f"{label}: cannot connect over SSH: {exc}") from None
+                conn = await self._open_connection(host, how)
+            except HostError as exc:
+                self._failed[label] = (time.monotonic(), str(exc))
+                raise
+            self._failed.pop(label, None)
             self._open[label] = conn
             return conn
+
+    async def _open_connection(self, host: SshHost,
+                               how: SshSettings) -> asyncssh.SSHClientConnection:
+        label = str(host)
+        options: dict[str, Any] = {"port": host.port, "username": host.user,
+                                   "connect_timeout": CONNECT_TIMEOUT}
+        if how.known_hosts is not None:
+            options["known_hosts"] = how.known_hosts
+        if how.identity_file is not None:
+            options["client_keys"] = [how.identity_file]
+        try:
+            conn = await asyncssh.connect(host.host, **options)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise HostError(f"{label}: host key not verified ({exc}); its key is "
+                            f"{await _fingerprint(host)}: add it to "
+                            f"{how.known_hosts or '~/.ssh/known_hosts'} if it "
+                            f"is the host you expect") from None
+        except (OSError, asyncssh.Error) as exc:
+            raise HostError(f"{label}: cannot connect over SSH: {exc}") from None
+        return conn
 
     async def run(self, host: SshHost, how: SshSettings, command: str, *,
                   check: bool = True) -> str:
