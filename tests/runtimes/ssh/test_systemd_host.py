@@ -7,9 +7,11 @@ from __future__ import annotations
 import sys
 import time
 
-from test_runtime_ssh import spec, wait_get
+import pytest
+from test_runtime_ssh import SHOP, spec, wait_get
 
-from hotdeploy.runtimes.base import RunState
+from hotdeploy.orchestrator.releases import ReleaseSettings, ReleaseStore, SourceFilter
+from hotdeploy.runtimes.base import InstanceSpec, RunState
 from hotdeploy.runtimes.ssh import SshHost, SshRuntime, SshSettings
 
 REMOTE = "/var/lib/hotdeploy-test/shop"
@@ -87,3 +89,43 @@ async def test_process_is_still_chosen_when_asked_on_a_systemd_host(systemd_host
     finally:
         await runtime.stop(handle, 2.0)
         await runtime.close()
+
+
+async def test_a_user_without_root_gets_user_units_in_its_own_manager(systemd_host, tmp_path):
+    """`hd` (lingering on) has no rights on the system manager: its template goes to
+    ~/.config/systemd/user and `systemctl --user` drives it. A `command` service needs only
+    the host's own python3 (this test's interpreter is root's, out of hd's reach)."""
+    manager = "systemctl is-active user@$(id -u hd).service"
+    deadline = time.monotonic() + 20
+    while (state := systemd_host.run(manager).strip()) not in ("active", "failed") \
+            and time.monotonic() < deadline:
+        time.sleep(0.3)
+    if state != "active":
+        # On a machine with cgroup v1 the container's user managers cannot start (they need
+        # a delegated cgroup subtree); with cgroup v2 they do.
+        pytest.skip(f"hd's user manager is {state!r} in this container: "
+                    f"{systemd_host.run('systemctl status user@$(id -u hd) | tail -3')}")
+    host = systemd_host.host.replace("root@", "hd@")
+    runtime = SshRuntime(SshSettings(
+        hosts=(SshHost.parse(host),), remote_dir="/home/hd/shop", python="python3",
+        identity_file=str(systemd_host.identity), known_hosts=str(systemd_host.known_hosts),
+        project="shop", stop_grace=3.0))
+    store = ReleaseStore(tmp_path / "releases")
+    release = store.build("orders", SourceFilter(SHOP), ReleaseSettings(
+        health="/", command="python3 -m http.server {port} --bind 0.0.0.0"), "1.0.0").release
+    handle = await runtime.start(InstanceSpec("shop", "orders", "orders-1", release, "/"))
+    try:
+        assert (handle.details["supervisor"], handle.details["scope"]) == ("systemd", "user")
+        wait_get(f"http://{handle.endpoint}/")
+        assert "hotdeploy-shop-orders@.service" in systemd_host.run(
+            "ls /home/hd/.config/systemd/user")
+        as_hd = "runuser -u hd -- env XDG_RUNTIME_DIR=/run/user/$(id -u hd) systemctl --user"
+        assert "ActiveState=active" in systemd_host.run(
+            f"{as_hd} show -p ActiveState {handle.details['unit']}")
+        assert "hotdeploy" not in systemd_host.run("ls /etc/systemd/system")
+        assert await runtime.state(handle) == RunState.RUNNING
+        await runtime.logs(handle, 5)  # the user's journal: empty unless it is persistent
+    finally:
+        await runtime.stop(handle, 3.0)
+        await runtime.close()
+    assert await runtime.state(handle) == RunState.EXITED
