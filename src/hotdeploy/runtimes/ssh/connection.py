@@ -71,12 +71,14 @@ class Connections:
         return conn
 
     async def run(self, host: SshHost, how: SshSettings, command: str, *,
-                  check: bool = True) -> str:
-        """The command's output; with `check`, a non-zero exit is a HostError."""
+                  check: bool = True, what: str | None = None) -> str:
+        """The command's output; with `check`, a non-zero exit is a HostError saying `what`
+        failed (default: the command)."""
         result = await self.result(host, how, command)
         if check and result.exit_status != 0:
-            raise HostError(f"{host}: `{command[:120]}` exited {result.exit_status}: "
-                            f"{str(result.stderr or '').strip()[-500:]}")
+            what = what or f"`{command[:120]}`"
+            raise HostError(f"{host}: {what} exited {result.exit_status}: "
+                            f"{str(result.stderr or '').strip()[-1500:]}")
         return str(result.stdout or "")
 
     async def result(self, host: SshHost, how: SshSettings,

@@ -144,7 +144,8 @@ class SystemdSupervisor:
             f"-n {LOG_JOURNAL_LINES} -u {unit} >&2 || true; exit 1; fi",
             f"{ctl} show -p MainPID --value {unit}",
         ])
-        pid = (await self._conns.run(host, how, script)).strip()
+        pid = (await self._conns.run(host, how, script,
+                                     what=f"starting {unit} ({scope.systemctl})")).strip()
         env_file = f"{instances_dir(how)}/{spec.instance_id}.env"
         return {"unit": unit, "scope": scope.name, "pid": pid, "env_file": env_file}
 
