@@ -31,7 +31,7 @@ PURE = [
     "hotdeploy.orchestrator.autoscale",
     "hotdeploy.dataplane.builtin.config",
     "hotdeploy.export.common", "hotdeploy.export.yamltext", "hotdeploy.export.kubernetes",
-    "hotdeploy.export.sources", "hotdeploy.export.systemd",
+    "hotdeploy.export.sources", "hotdeploy.export.systemd", "hotdeploy.export.systemd_units",
 ]
 
 

@@ -114,6 +114,7 @@ class Load:
     path: str = "/orders"
     clients: int = 2
     pause: float = 0.004  # per client between requests: at most a few hundred requests/s
+    limit: float = 120  # seconds: a hard bound whatever happens
     results: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     versions: Counter[str] = field(default_factory=Counter)
@@ -139,7 +140,7 @@ class Load:
         return sum(self.results.values())
 
     def _run(self, index: int) -> None:
-        deadline = time.monotonic() + 120  # a hard bound whatever happens
+        deadline = time.monotonic() + self.limit
         with httpx.Client(base_url=self.base, timeout=10.0, trust_env=False) as http:
             n = 0
             while not self._stop.is_set() and time.monotonic() < deadline:

@@ -194,6 +194,37 @@ async def test_a_crashed_instance_restarts_from_the_same_release_snapshot(tmp_pa
     assert (Path(code) / "orders.py").read_text() == "VERSION = 1\n"
 
 
+async def test_only_restarts_and_a_rollbacks_replacements_may_be_placed_elsewhere(tmp_path):
+    """A deploy's instances go where the runtime places them or fail the deploy (a lost SSH
+    host fails it); a rollback's replacements and a restart may go anywhere that works."""
+    clean = World(tmp_path / "clean")
+    await clean.boot()
+    first = clean.faults.count
+    await clean.deploy()
+    starts = [n for n, op in enumerate(clean.faults.log, start=1)
+              if n > first and op.startswith("start ")]
+    world = World(tmp_path / "late", Faults(starts[-1]))  # old ones are stopped by then
+    await world.boot()
+    booted = set(world.runtime.instances)
+    with pytest.raises(DeployError, match="rolled back to version 1"):
+        await world.deploy()
+    world.assert_full_strength("1")
+    specs = [i.spec for ref, i in world.runtime.instances.items() if ref not in booted]
+    assert {s.relocatable for s in specs if s.release.version == "2"} == {False}
+    assert {s.relocatable for s in specs if s.release.version == "1"} == {True}
+    victim = world.ctl.state.services["orders"].instances[0]
+    world.runtime.kill(victim.instance_id)
+    supervisor = Supervisor(lambda: {"orders": world.ctl.context("orders")}, world.ctl.locks,
+                            world.ctl.supervisor()._policy, world.events.append,
+                            clock=world.clock)
+    await supervisor.sweep()
+    world.clock.now += 60
+    await supervisor.sweep()
+    (restarted,) = [i.spec for i in world.runtime.running()
+                    if i.spec.instance_id == victim.instance_id]
+    assert restarted.relocatable
+
+
 async def test_without_drain_counts_a_server_is_removed_then_given_drain_timeout(tmp_path):
     world = World(tmp_path)
     world.dataplane.capabilities = Capabilities(live_changes=True, drain_counts=False,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hotdeploy import defaults as d
 from hotdeploy.dataplane.builtin.config import LbPaths, render
+from hotdeploy.export import systemd_units as units
 from hotdeploy.export.common import ExportError, ReleaseInfo
 from hotdeploy.project.model import Project, ServiceSection, UnitSection, split_host_port
 from hotdeploy.project.topology import topology_of, upstream_name
@@ -46,11 +47,11 @@ def root_of(project: Project, options: SystemdOptions) -> str:
 
 def unit_name(project: Project, name: str) -> str:
     """The template unit of a service: `hotdeploy-<project>-<name>@.service`."""
-    return f"hotdeploy-{project.project.name}-{name}@.service"
+    return units.template_name(project.project.name, name)
 
 
 def _instance(project: Project, name: str, port: int) -> str:
-    return unit_name(project, name).replace("@", f"@{port}")
+    return units.instance_name(project.project.name, name, str(port))
 
 
 def lb_unit(project: Project) -> str:
@@ -127,59 +128,27 @@ def _target(project: Project) -> str:
 
 def _instance_template(project: Project, name: str, spec: ServiceSection | UnitSection,
                        options: SystemdOptions, root: str) -> str:
-    deploy = project.deploy
-    restart = deploy.restart
     workdir = f"{root}/releases/{name}/current/code"
     env = {"PORT": "%i", "HOTDEPLOY_PROJECT": project.project.name, "HOTDEPLOY_SERVICE": name,
            "HOTDEPLOY_INSTANCE": f"{name}@%i", "PYTHONUNBUFFERED": "1",
            # Bytecode caches would be written into the release snapshot.
            "PYTHONDONTWRITEBYTECODE": "1"}
-    lines = [
-        *_header(project, options),
-        f"# One instance per port: `systemctl start {_instance(project, name, 9101)}` runs "
-        f"{name} on 127.0.0.1:9101.",
-        "[Unit]",
-        f"Description=hotdeploy {project.project.name}/{name} on port %i",
-        "After=network.target",
-        f"PartOf={target_unit(project)}",
-        # More than max_restarts crashes within the window: stop restarting and stay failed,
-        # as the control process reports the instance instead of restarting it forever.
-        f"StartLimitIntervalSec={_seconds(restart.window)}",
-        f"StartLimitBurst={restart.max_restarts + 1}",
-        "",
-        "[Service]",
-        "Type=exec",
-        f"User={options.user}",
-        f"WorkingDirectory={workdir}",
-    ]
-    lines += [_environment(key, value) for key, value in env.items()]
     if "PORT" in spec.env:
         raise ExportError(f"{project.key_of(name)}.env.PORT: the port is the unit's instance "
                           f"name (%i): remove it from env")
     # After hotdeploy's own: a later Environment= wins, as the service's env wins locally.
-    lines += [_environment(key, _escape_specifiers(value))
-              for key, value in sorted(spec.env.items())]
-    lines += [
-        f"ExecStart={_exec_start(project, name, spec, options, workdir)}",
-        # hotdeploy's stop: SIGTERM, SIGKILL after stop_grace. Drain through the balancer
-        # first (README.md): by then the instance has no requests left.
-        "KillSignal=SIGTERM",
-        f"TimeoutStopSec={_seconds(deploy.stop_grace)}",
-        "Restart=on-failure",
-        f"RestartSec={_seconds(restart.backoff)}",
-        # Exponential back-off up to max_backoff (systemd 254+; older versions warn and keep
-        # the fixed RestartSec).
-        "RestartSteps=5",
-        f"RestartMaxDelaySec={_seconds(restart.max_backoff)}",
-    ]
+    environment = [*env.items(), *((key, _escape_specifiers(value))
+                                   for key, value in sorted(spec.env.items()))]
     resources = project.runtime_of(name)
-    if resources.memory is not None:
-        lines.append(f"MemoryMax={_systemd_size(resources.memory)}")
-    if resources.cpus is not None:
-        lines.append(f"CPUQuota={round(resources.cpus * 100)}%")
-    lines += ["NoNewPrivileges=yes", "PrivateTmp=yes", "",
-              "[Install]", f"WantedBy={target_unit(project)}", ""]
-    return "\n".join(lines)
+    return units.render_template(units.InstanceTemplate(
+        comments=(_header(project, options)[0].removeprefix("# "),
+                  f"One instance per port: `systemctl start "
+                  f"{_instance(project, name, 9101)}` runs {name} on 127.0.0.1:9101."),
+        description=f"hotdeploy {project.project.name}/{name} on port %i",
+        part_of=target_unit(project), restart=project.deploy.restart, user=options.user,
+        working_directory=workdir, environment=tuple(environment),
+        exec_start=_exec_start(project, name, spec, options, workdir),
+        stop_grace=project.deploy.stop_grace, memory=resources.memory, cpus=resources.cpus))
 
 
 def _lb_service(project: Project, options: SystemdOptions, root: str) -> str:
@@ -243,11 +212,6 @@ def _quote(arg: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _environment(key: str, value: str) -> str:
-    quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'Environment="{key}={quoted}"'
-
-
 def _escape_specifiers(value: str) -> str:
     return value.replace("%", "%%")
 
@@ -255,14 +219,6 @@ def _escape_specifiers(value: str) -> str:
 def _seconds(value: float) -> str:
     """A systemd time span: nginx's spelling ("30s", "500ms") is systemd's too."""
     return format_time(value)
-
-
-def _systemd_size(memory: str) -> str:
-    """"512Mi" -> "512M": systemd's K, M, G, T are powers of 1024 already."""
-    for binary, plain in (("Ki", "K"), ("Mi", "M"), ("Gi", "G"), ("Ti", "T")):
-        if memory.endswith(binary):
-            return memory.removesuffix(binary) + plain
-    return memory
 
 
 def _state(project: Project, instance_ports: list[int]) -> str:

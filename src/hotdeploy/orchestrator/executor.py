@@ -153,7 +153,8 @@ class Executor:
         lost = Counter(i.backup for i in original) - Counter(i.backup for i in survivors)
         restored: list[Instance] = []
         for backup, count in lost.items():
-            restored += [await ops.launch(ctx, old, backup=backup) for _ in range(count)]
+            restored += [await ops.launch(ctx, old, backup=backup, relocatable=True)
+                         for _ in range(count)]
         await run_all(ops.wait_healthy(ctx, i) for i in restored)
         await run_all(ops.add(ctx, i) for i in restored)
         await run_all(ops.retire(ctx, i) for i in new_listed)

@@ -58,17 +58,19 @@ class ServiceContext:
 
 
 async def log_tail(ctx: ServiceContext, info: Instance) -> str:
-    with contextlib.suppress(Exception):  # a log that cannot be read must not hide the error
+    try:
         lines = await ctx.runtime.logs(info.handle, LOG_LINES)
-        return "\n".join(lines) or "(empty log)"
-    return "(no log)"
+    except Exception as exc:  # a log that cannot be read must not hide the error, but says why
+        return f"(no log: {exc})"
+    return "\n".join(lines) or "(empty log)"
 
 
 async def launch(ctx: ServiceContext, release: Release, backup: bool = False,
-                 instance_id: str | None = None) -> Instance:
+                 instance_id: str | None = None, relocatable: bool = False) -> Instance:
+    """`relocatable`: a restart or a rollback's replacement (see InstanceSpec)."""
     instance_id = instance_id or ctx.service.new_instance_id()
     spec = InstanceSpec(project=ctx.project, service=ctx.service.name, instance_id=instance_id,
-                        release=release, health=ctx.health)
+                        release=release, health=ctx.health, relocatable=relocatable)
     handle = await ctx.runtime.start(spec)
     info = Instance(service=ctx.service.name, instance_id=instance_id, version=release.version,
                     digest=release.digest, handle=handle, backup=backup)

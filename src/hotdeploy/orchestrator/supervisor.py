@@ -77,7 +77,7 @@ class Supervisor:
         the same instance id."""
         ctx.service.instances.remove(old)
         new = await ops.launch(ctx, ctx.service.release, backup=old.backup,
-                               instance_id=old.instance_id)
+                               instance_id=old.instance_id, relocatable=True)
         new.crashes, new.restarts = old.crashes, old.restarts + 1
         try:
             await ops.wait_healthy(ctx, new)

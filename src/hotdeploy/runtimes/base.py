@@ -62,6 +62,10 @@ class InstanceSpec:
     instance_id: str  # "orders-3": unique within the project, never reused
     release: Release  # what to run: its snapshot and settings
     health: str  # readiness path
+    # A deploy's instances go where the runtime's placement puts them, or fail (a lost host
+    # fails the deploy). A restart after a crash and a rollback's replacements may go to any
+    # place that works instead: they bring a service back to strength.
+    relocatable: bool = False
 
 
 class Runtime(Protocol):

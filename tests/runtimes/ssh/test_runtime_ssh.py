@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
+import socket
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -60,7 +59,8 @@ async def test_instances_spread_over_the_hosts_and_answer_on_their_address(ssh_h
         for address in ("127.0.0.2", "127.0.0.3"):
             how = runtime.settings("orders")
             host = next(h for h in how.hosts if h.host == address)
-            listing = await runtime._run(host, how, f"ls {tmp_path}/remote/releases/orders")
+            listing = await runtime.connections.run(host, how,
+                                                    f"ls {tmp_path}/remote/releases/orders")
             assert listing.split() == ["1.0.0"]
         # A restarted control process adopts what runs.
         fresh = runtime_for(ssh_hosts, tmp_path)
@@ -73,25 +73,34 @@ async def test_instances_spread_over_the_hosts_and_answer_on_their_address(ssh_h
     assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
 
 
-async def test_a_lost_host_reads_as_exited_and_new_instances_go_to_the_other(ssh_hosts,
-                                                                            tmp_path):
+async def test_a_lost_host_fails_a_deploys_instance_naming_it_and_restarts_go_elsewhere(
+        ssh_hosts, tmp_path):
     runtime = runtime_for(ssh_hosts, tmp_path)
     first = await runtime.start(spec(tmp_path, "orders-1"))
+    second = await runtime.start(spec(tmp_path, "orders-2"))
+    handles = [first, second]
     try:
-        lost = 0 if first.endpoint.host == "127.0.0.2" else 1
-        await runtime.close()
-        ssh_hosts.stop(lost)
+        assert (first.endpoint.host, second.endpoint.host) == ("127.0.0.2", "127.0.0.3")
+        # Its sshd, its sessions (the runtime's open connection among them) and its
+        # processes are gone, as when a VM dies.
+        ssh_hosts.lose(1)
         runtime._states.clear()
-        assert await runtime.state(first) == RunState.EXITED
-        second = await runtime.start(spec(tmp_path, "orders-2"))
-        assert second.endpoint.host != first.endpoint.host
-        wait_get(f"http://{second.endpoint}/health")
-        await runtime.stop(second, 2.0)
+        assert await runtime.state(second) == RunState.EXITED
+        assert await runtime.state(first) == RunState.RUNNING
+        handles.append(await runtime.start(spec(tmp_path, "orders-3")))  # 127.0.0.2's turn
+        # 127.0.0.3's turn: a deploy's instance fails, naming the host ...
+        with pytest.raises(HostError, match=r"127\.0\.0\.3:\d+: cannot connect"):
+            await runtime.start(spec(tmp_path, "orders-4"))
+        # ... a restart (or a rollback's replacement) goes to the host that answers.
+        moved = await runtime.start(replace(spec(tmp_path, "orders-4"), relocatable=True))
+        handles.append(moved)
+        assert moved.endpoint.host == "127.0.0.2"
+        wait_get(f"http://{moved.endpoint}/health")
     finally:
-        # The instance on the lost host still runs on this machine: stop it by its pid.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(int(first.details["pid"]), signal.SIGKILL)
+        for handle in handles:
+            await runtime.stop(handle, 2.0)
         await runtime.close()
+    assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
 
 
 async def test_an_unknown_host_key_is_refused_naming_the_host_and_its_fingerprint(
@@ -105,3 +114,28 @@ async def test_an_unknown_host_key_is_refused_naming_the_host_and_its_fingerprin
     assert "127.0.0.2" in message or "127.0.0.3" in message
     assert "SHA256:" in message
     await runtime.close()
+
+
+async def test_a_host_that_answers_nothing_costs_one_connect_timeout_not_one_per_look(
+        monkeypatch):
+    """A VM that is gone may drop packets instead of refusing them: here, a socket that
+    accepts TCP connections on 127.0.0.5 but never says a word of SSH."""
+    from hotdeploy.runtimes.base import Endpoint, Handle
+    from hotdeploy.runtimes.ssh import connection
+
+    monkeypatch.setattr(connection, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.5", 0))
+        silent.listen(16)
+        label = f"root@127.0.0.5:{silent.getsockname()[1]}"
+        runtime = SshRuntime(SshSettings(hosts=(SshHost.parse(label),), remote_dir="/x"))
+        handles = [Handle("ssh", f"{pid}@{label}", Endpoint("127.0.0.5", 9000 + pid),
+                          {"host": label, "pid": str(pid), "supervisor": "process"})
+                   for pid in (101, 102, 103, 104)]
+        started = time.monotonic()
+        assert [await runtime.state(h) for h in handles] == [RunState.EXITED] * 4
+        await runtime.stop(handles[0], 1.0)
+        assert time.monotonic() - started < 2.5  # one timeout, then the failure is reused
+        with pytest.raises(HostError, match=r"127\.0\.0\.5:\d+: cannot connect"):
+            await runtime.logs(handles[1], 5)
+        await runtime.close()
