@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pair_harness as p
 import pytest
+
 from dns_server import DnsServer
 
 pytestmark = pytest.mark.skipif(not Path(p.NGINX).exists(), reason="needs real nginx")
