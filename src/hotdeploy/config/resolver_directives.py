@@ -11,6 +11,7 @@ from hotdeploy.config.addresses import is_ip, split_host_port, valid_port
 from hotdeploy.config.model import ResolverConfig
 from hotdeploy.config.reader import Node
 from hotdeploy.config.resolver import resolve
+from hotdeploy.units import parse_time
 
 DNS_PORT = 53
 
@@ -39,16 +40,17 @@ def parse_resolver(node: Node) -> ResolverConfig:
     for word in node.args:
         key, eq, value = word.partition("=")
         if eq and key == "valid":
-            valid = v.param_seconds(node, word, value)
-        elif eq and key in ("ipv4", "ipv6"):
+            try:
+                valid = parse_time(value)
+            except ValueError:
+                raise node.error(f"invalid parameter: {word}") from None
+        elif eq and key in ("ipv4", "ipv6"):  # nginx 1.23.1+ (ipv4=); 1.22 knows ipv6= only
             if value not in ("on", "off"):
-                raise node.error(f'invalid parameter "{word}"')
+                raise node.error(f"invalid parameter: {word}")
             if key == "ipv4":
                 ipv4 = value == "on"
             else:
                 ipv6 = value == "on"
-        elif eq and key in ("status_zone",):
-            raise node.error(f'invalid parameter "{word}"')
         else:
             servers.extend(_addresses(node, word))
     if not ipv4 and not ipv6:

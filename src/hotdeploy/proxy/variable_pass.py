@@ -18,9 +18,9 @@ from hotdeploy.proxy.variable_target import Target, parse_target
 from hotdeploy.upstream.group import PeerGroup
 
 if TYPE_CHECKING:
-    from hotdeploy.proxy.client import ClientConnection
     from hotdeploy.proxy.request import Request
 
+# `client` is a proxy.client.ClientConnection (which imports this module, so typed Any).
 PLAN_CACHE_LIMIT = 1024  # derived plans kept per generation (emptied when it grows past)
 
 
@@ -68,7 +68,7 @@ def _state(runtime: Any) -> VariablePass:
     return state
 
 
-def dispatch(client: ClientConnection, req: Request) -> None:
+def dispatch(client: Any, req: Request) -> None:
     plan: Any = req.plan
     state = _state(req.runtime)
     if id(req) in state.waiting:
@@ -105,7 +105,7 @@ def dispatch(client: ClientConnection, req: Request) -> None:
     client.loop.create_task(_resolve_then_start(client, req, state, target))
 
 
-async def _resolve_then_start(client: ClientConnection, req: Request, state: VariablePass,
+async def _resolve_then_start(client: Any, req: Request, state: VariablePass,
                               target: Target) -> None:
     plan: Any = req.plan
     try:
@@ -125,7 +125,7 @@ async def _resolve_then_start(client: ClientConnection, req: Request, state: Var
     _start(client, req, state.plan_for(plan, target.proxy_host, target), addrs)
 
 
-def _start(client: ClientConnection, req: Request, plan: Any,
+def _start(client: Any, req: Request, plan: Any,
            addrs: tuple[str, ...] | None) -> None:
     req.plan = plan
     exchange = client.exchange = Exchange(client, req, req.runtime)
@@ -137,7 +137,7 @@ def _start(client: ClientConnection, req: Request, plan: Any,
     exchange.start()
 
 
-def _log(client: ClientConnection, req: Request, message: str) -> None:
+def _log(client: Any, req: Request, message: str) -> None:
     error_log = req.runtime.error_log
     if error_log.enabled("error"):
         error_log.log("error", message + log_context(req), req.cid)
