@@ -74,7 +74,10 @@ async def test_unresolvable_name_is_502_with_nginx_log(backends, balancer):
         lb = await balancer(CONF, **_conf(b1, b2, f"resolver {dns_server.address};"))
         async with httpx.AsyncClient(base_url=lb.url) as client:
             r = await client.get("/port/", headers={"X-Target": "nowhere.test"})
-    assert r.status_code == 502
+            again = await client.get("/port/", headers={"X-Target": "nowhere.test"})
+        assert dns_server.count("nowhere.test", "A") == 1  # a failed answer is kept (10s)
+    assert r.status_code == again.status_code == 502
+    assert lb.error_log().count("nowhere.test could not be resolved") == 2
     assert "[error]" in lb.error_log()
     assert "nowhere.test could not be resolved (3: Host not found), client: 127.0.0.1" \
         in lb.error_log()
@@ -118,3 +121,17 @@ async def test_literal_ip_needs_no_resolver_and_uri_is_passed_as_written(backend
             assert r.status_code == 200
     # $request_uri as the client sent it; a URI part replaces the request URI completely
     assert [s.target for s in b2.requests] == ["/ip/a%20b?q=1", "/fixed?k=v", "/fixed"]
+
+
+async def test_concurrent_requests_share_one_query(backends, balancer):
+    import asyncio
+
+    b1, b2 = await backends("b1", "b2")
+    with DnsServer({"app.test": ["127.0.0.1"]}) as dns_server:
+        lb = await balancer(CONF, **_conf(b1, b2, f"resolver {dns_server.address};"))
+        async with httpx.AsyncClient(base_url=lb.url) as client:
+            replies = await asyncio.gather(*(
+                client.get(f"/port/{i}", headers={"X-Target": "app.test"}) for i in range(5)))
+        assert [r.status_code for r in replies] == [200] * 5
+        assert dns_server.count("app.test", "A") == 1
+    assert sorted(s.target for s in b2.requests) == [f"/port/{i}" for i in range(5)]

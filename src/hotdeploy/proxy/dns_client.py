@@ -15,6 +15,8 @@ import dns.resolver
 from hotdeploy.config.model import ResolverConfig
 
 CACHE_LIMIT = 4096  # names kept; the cache is emptied when it grows past this
+# nginx keeps a failed answer (NXDOMAIN, server failure; not a timeout) for `valid=` or 10s.
+NEGATIVE_VALID = 10.0
 
 
 class ResolveError(Exception):
@@ -37,14 +39,25 @@ def _error_text(exc: BaseException) -> str:
 
 class DnsClient:
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, ResolverConfig], tuple[tuple[str, ...], float]] = {}
+        # (name, resolver) -> (addresses, or the error text of a failed answer; expiry)
+        self._cache: dict[tuple[str, ResolverConfig], tuple[tuple[str, ...] | str, float]] = {}
         self._inflight: dict[tuple[str, ResolverConfig], asyncio.Future[tuple[str, ...]]] = {}
 
     def cached(self, host: str, config: ResolverConfig) -> tuple[str, ...] | None:
+        """The cached addresses; None when not cached; raises ResolveError for a cached
+        failure."""
         entry = self._cache.get((host.lower(), config))
         if entry is None or entry[1] <= time.monotonic():
             return None
+        if isinstance(entry[0], str):
+            raise ResolveError(entry[0])
         return entry[0]
+
+    def _store(self, key: tuple[str, ResolverConfig], value: tuple[str, ...] | str,
+               valid: float) -> None:
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = (value, time.monotonic() + valid)
 
     async def resolve(self, host: str, config: ResolverConfig) -> tuple[str, ...]:
         """The addresses of `host`; raises ResolveError."""
@@ -79,9 +92,12 @@ class DnsClient:
             addrs += [item.address for item in result.rrset]
             ttl = result.rrset.ttl if ttl is None else min(ttl, result.rrset.ttl)
         if not addrs:
-            raise ResolveError(_error_text(first_error or dns.resolver.NoAnswer()))
+            error = first_error or dns.resolver.NoAnswer()
+            text = _error_text(error)
+            if not isinstance(error, dns.exception.Timeout):
+                self._store((host, config), text,
+                            config.valid if config.valid is not None else NEGATIVE_VALID)
+            raise ResolveError(text)
         valid = config.valid if config.valid is not None else float(ttl or 0)
-        if len(self._cache) >= CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[(host, config)] = (tuple(addrs), time.monotonic() + valid)
+        self._store((host, config), tuple(addrs), valid)
         return tuple(addrs)

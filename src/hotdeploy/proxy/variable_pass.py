@@ -97,7 +97,12 @@ def dispatch(client: Any, req: Request) -> None:
         _log(client, req, f"no resolver defined to resolve {target.host}")
         client.respond(req, 502)
         return
-    addrs = state.dns.cached(target.host, resolver)
+    try:
+        addrs = state.dns.cached(target.host, resolver)
+    except ResolveError as exc:
+        _log(client, req, f"{target.host} could not be resolved ({exc.text})")
+        client.respond(req, 502)
+        return
     if addrs is not None:
         _start(client, req, state.plan_for(plan, target.proxy_host, target), addrs)
         return
