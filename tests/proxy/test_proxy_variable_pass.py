@@ -135,3 +135,34 @@ async def test_concurrent_requests_share_one_query(backends, balancer):
         assert [r.status_code for r in replies] == [200] * 5
         assert dns_server.count("app.test", "A") == 1
     assert sorted(s.target for s in b2.requests) == [f"/port/{i}" for i in range(5)]
+
+
+async def test_request_body_reaches_a_resolved_name(backends, balancer):
+    b1, b2 = await backends("b1", "b2")
+    with DnsServer({"app.test": ["127.0.0.1"]}) as dns_server:
+        resolver = f"resolver {dns_server.address}; proxy_request_buffering off;"
+        lb = await balancer(CONF, **_conf(b1, b2, resolver))
+        async with httpx.AsyncClient(base_url=lb.url) as client:
+            for body in (b"first body", b"second"):  # a query, then the cached answer
+                r = await client.post("/port/b", content=body,
+                                      headers={"X-Target": "app.test"})
+                assert r.status_code == 200
+    assert [s.body for s in b2.requests] == [b"first body", b"second"]
+
+
+async def test_unbuffered_body_arriving_after_the_resolution(backends, balancer):
+    import asyncio
+
+    b1, b2 = await backends("b1", "b2")
+    with DnsServer({"app.test": ["127.0.0.1"]}) as dns_server:
+        resolver = f"resolver {dns_server.address}; proxy_request_buffering off;"
+        lb = await balancer(CONF, **_conf(b1, b2, resolver))
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"POST /port/late HTTP/1.1\r\nHost: x\r\nX-Target: app.test\r\n"
+                     b"Content-Length: 5\r\nConnection: close\r\n\r\nab")
+        await asyncio.sleep(0.3)  # resolved and connected meanwhile
+        writer.write(b"cde")
+        reply = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert [s.body for s in b2.requests] == [b"abcde"]
