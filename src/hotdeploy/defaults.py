@@ -39,6 +39,7 @@ DEFAULT_FAIL_TIMEOUT = 10.0
 DEFAULT_MAX_CONNS = 0  # 0 = no limit
 DEFAULT_SLOW_START = 0.0
 DEFAULT_UPSTREAM_PORT = 80
+DEFAULT_RESOLVER_TIMEOUT = 30.0  # resolver_timeout (ngx_http_core_module)
 DEFAULT_UPSTREAM_TLS_PORT = 443  # `proxy_pass https://host` without a port
 # Connections accepted per readiness event of a `listen ... ssl` socket (nginx accepts one per
 # event without multi_accept; a small batch keeps a burst of handshakes from starving others).

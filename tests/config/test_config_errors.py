@@ -11,6 +11,18 @@ from hotdeploy.errors import ConfigError
 HEAD = "events {}\nhttp {\n"
 # (id, http-body lines, expected message, line, real nginx agrees)
 CASES = [
+    ("resolver-valid", "resolver 127.0.0.1 valid=x;", "invalid parameter: valid=x", 3, True),
+    ("resolver-port", "resolver 127.0.0.1:abc;", 'invalid port in resolver "127.0.0.1:abc"', 3,
+     True),
+    ("resolver-ipv6", "resolver 127.0.0.1 ipv6=maybe;", "invalid parameter: ipv6=maybe", 3, True),
+    ("resolver-duplicate", "resolver 127.0.0.1;\nresolver 127.0.0.2;",
+     '"resolver" directive is duplicate', 4, True),
+    ("resolver-args", "resolver;", 'invalid number of arguments in "resolver" directive', 3,
+     True),
+    ("resolver-timeout", "resolver_timeout 1x;", '"resolver_timeout" directive invalid value', 3,
+     True),
+    ("resolver-both-off", "resolver 127.0.0.1 ipv4=off ipv6=off;",
+     '"ipv4" and "ipv6" cannot both be "off"', 3, False),  # nginx 1.23.1+ has ipv4=
     ("unknown", "server {\n listen 8080;\n foo bar;\n}", 'unknown directive "foo"', 5, True),
     ("known-to-nginx-but-unsupported", "ssi on;", 'unknown directive "ssi"', 3, False),
     ("not-allowed", "listen 80;", '"listen" directive is not allowed here', 3, True),

@@ -128,6 +128,8 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "types_hash_bucket_size": (_s(_HSL, 1, 1),),
     # --- proxy -------------------------------------------------------------------------------
     "proxy_pass": (_s({LOCATION, LIF}, 1, 1),),
+    "resolver": (_s(_HSL, 1, MANY),),
+    "resolver_timeout": (_s(_HSL, 1, 1),),
     "proxy_set_header": (_s(_HSL, 2, 2),),
     "proxy_http_version": (_s(_HSL, 1, 1),),
     "proxy_pass_request_headers": (_s(_HSL, 1, 1),),

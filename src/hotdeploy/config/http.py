@@ -109,6 +109,8 @@ class _Resolver:
         self.by_lower = {name.lower(): name for name in h.upstreams}
 
     def proxy_pass(self, ref: ProxyPassRef) -> ProxyPass:
+        if ref.template is not None:  # resolved per request (proxy/variable_pass.py)
+            return ProxyPass(ref.node.args[0], "", "", None, template=ref.template)
         explicit = self.by_lower.get(ref.host.lower())
         if explicit is not None:
             if ref.port is not None:
@@ -170,9 +172,19 @@ def _script(draft: ScriptDraft, eff: settings.Effective, groups: frozenset[str] 
     return None, first.ret if isinstance(first, ReturnOp) else None
 
 
+def _with_resolver(pp: ProxyPass, eff: settings.Effective) -> ProxyPass:
+    """A proxy_pass with variables takes the location's resolver and resolver_timeout."""
+    resolver = eff.server.get("resolver")
+    if pp.template is None or resolver is None:
+        return pp
+    timeout = eff.server.get("resolver_timeout", d.DEFAULT_RESOLVER_TIMEOUT)
+    return dataclasses.replace(pp, resolver=dataclasses.replace(resolver, timeout=timeout))
+
+
 def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> LocationConfig:
     eff = settings.merge(parent, loc.level)
-    pp = r.proxy_pass(loc.proxy_pass) if loc.proxy_pass is not None else None
+    pp = _with_resolver(r.proxy_pass(loc.proxy_pass), eff) \
+        if loc.proxy_pass is not None else None
     if pp is not None and loc.proxy_pass is not None and loc.proxy_pass.https:
         pp = dataclasses.replace(pp, tls=tls.upstream_tls(eff.server, pp.proxy_host))
     checks = tuple(_health_check(hc, pp, eff, r.h.matches) for hc in loc.health_checks)
@@ -181,7 +193,7 @@ def _location(loc: LocationDraft, parent: settings.Effective, r: _Resolver) -> L
         # The implicit location of an `if`: its own settings over the location's, and, as
         # nginx's "noname" locations do, the location's proxy_pass unless it has its own.
         if_eff = settings.merge(eff, draft.level)
-        if_pp = r.proxy_pass(draft.proxy_pass) if isinstance(  # type: ignore[arg-type]
+        if_pp = _with_resolver(r.proxy_pass(draft.proxy_pass), if_eff) if isinstance(
             draft.proxy_pass, ProxyPassRef) else pp
         return LocationConfig(
             modifier=loc.modifier,  # type: ignore[arg-type]

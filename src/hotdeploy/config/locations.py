@@ -10,6 +10,7 @@ from hotdeploy.config import settings
 from hotdeploy.config import values as v
 from hotdeploy.config.addresses import split_host_port, valid_port
 from hotdeploy.config.health import HealthCheckDraft, parse_api, parse_health_check
+from hotdeploy.config.model import Template
 from hotdeploy.config.reader import Node
 from hotdeploy.config.regex import compile_regex
 from hotdeploy.config.rewrite import (
@@ -18,6 +19,7 @@ from hotdeploy.config.rewrite import (
     ScriptDraft,
     parse_script_directive,
 )
+from hotdeploy.config.variables import compile_template
 
 _MODIFIERS = ("=", "^~", "~*", "~")  # longest first for the joined form `location ~*\.php`
 
@@ -32,6 +34,7 @@ class ProxyPassRef:
     uri: str | None
     authority: str  # host[:port] as written: the value of $proxy_host
     https: bool = False  # `proxy_pass https://`
+    template: Template | None = None  # with variables: the URL, evaluated per request
 
 
 @dataclass(slots=True)
@@ -82,7 +85,9 @@ def parse_proxy_pass(node: Node, location: LocationDraft | None) -> ProxyPassRef
     """`location` is None for a proxy_pass inside `if` (which may have no URI part)."""
     raw = node.args[0]
     if "$" in raw:
-        raise node.error('variables in "proxy_pass" are not supported by hotdeploy')
+        # nginx compiles the URL as a script and parses it per request (its prefix too).
+        return ProxyPassRef(node, "", None, None, "", raw[:8].lower() == "https://",
+                            compile_template(raw, node.source))
     https = raw[:8].lower() == "https://"
     if raw[:7].lower() != "http://" and not https:
         raise node.error("invalid URL prefix")

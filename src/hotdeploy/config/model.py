@@ -202,6 +202,17 @@ class AccessRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    """`resolver address[:port] ... [valid=time] [ipv4=on|off] [ipv6=on|off]`."""
+
+    servers: tuple[tuple[str, int], ...]
+    valid: float | None = None  # None: the TTL of each answer
+    ipv4: bool = True
+    ipv6: bool = True
+    timeout: float = d.DEFAULT_RESOLVER_TIMEOUT  # resolver_timeout
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyPass:
     """`proxy_pass http://backend/uri;`
 
@@ -217,6 +228,10 @@ class ProxyPass:
     uri: str | None
     port: int = 80  # value of $proxy_port: the port written in proxy_pass, 80 by default
     tls: UpstreamTls | None = None  # `proxy_pass https://`: the proxy_ssl_* settings
+    # proxy_pass with variables: the whole URL, rendered per request (proxy/variable_pass.py);
+    # `upstream` and `proxy_host` are "" then. `resolver` None: no resolver configured.
+    template: Template | None = None
+    resolver: ResolverConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotdeploy import defaults as d
-from hotdeploy.config import connection_handling, limits, proxy_rewrites, tls_directives
+from hotdeploy.config import (
+    connection_handling,
+    limits,
+    proxy_rewrites,
+    resolver_directives,
+    tls_directives,
+)
 from hotdeploy.config import values as v
 from hotdeploy.config.model import (
     AccessLog,
@@ -310,6 +316,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 HANDLERS.update(tls_directives.HANDLERS)
+HANDLERS.update(resolver_directives.HANDLERS)
 def _limit(node: Node, level: v.Level, env: Env) -> None:
     limits.apply(node, level, env.limits)
 

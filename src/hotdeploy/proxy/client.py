@@ -31,6 +31,7 @@ from hotdeploy.proxy.rewrite import process as run_rewrites
 from hotdeploy.proxy.static import serve as serve_static
 from hotdeploy.proxy.timers import Deadline
 from hotdeploy.proxy.user_agent import keepalive_refused
+from hotdeploy.proxy.variable_pass import dispatch as dispatch_variable_pass
 from hotdeploy.proxy.wire import (
     NAME_INVALID,
     NAME_VALID,
@@ -655,6 +656,9 @@ class ClientConnection(GeneratedResponses):
             return
         kind = plan.kind
         if kind == "proxy":
+            if plan.variable_pass is not None:
+                dispatch_variable_pass(self, req)
+                return
             exchange = self.exchange = Exchange(self, req, req.runtime)
             exchange.start()
         elif kind == "return":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hotdeploy.config.model import HeaderRewrite, LocationConfig, ProxySettings
+from hotdeploy.config.model import HeaderRewrite, LocationConfig, ProxySettings, Template
 from hotdeploy.config.variables import compile_template
 
 Rule = tuple[str, Any, Any]  # ("prefix", pattern Template, replacement Template)
@@ -37,6 +37,10 @@ def _default(location: LocationConfig) -> Rule | None:
     pp = location.proxy_pass
     if pp is None:
         return None
+    if pp.template is not None:
+        # nginx takes the URL of a proxy_pass with variables as literal text here (the
+        # default rule is not evaluated), so it matches only a Location holding "$...".
+        return ("prefix", Template(pp.raw + "/", (pp.raw + "/",)), compile_template("/"))
     if pp.uri is not None:
         return ("prefix", compile_template(pp.raw), compile_template(location.path))
     return ("prefix", compile_template(pp.raw + "/"), compile_template("/"))

@@ -54,6 +54,10 @@ class LocationPlan:
     return_: Return | None = None
     upstream: str | None = None
     proxy_uri: str | None = None
+    # proxy_pass with variables: its ProxyPass (proxy/variable_pass.py picks a derived plan per
+    # request); in a derived plan `fixed_uri` is the evaluated URI part, sent as it is.
+    variable_pass: Any = None
+    fixed_uri: str | None = None
     upstream_version: bytes = b"HTTP/1.0"
     static_set: bytes = b""
     dynamic_set: tuple[tuple[bytes, Template], ...] = ()

@@ -179,6 +179,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
     plan.charset = settings.static.charset is not None
     if kind == "proxy" and location is not None and location.proxy_pass is not None:
         pp = location.proxy_pass
+        plan.variable_pass = pp if pp.template is not None else None
         plan.upstream = pp.upstream
         plan.upstream_tls = pp.tls
         plan.proxy_uri = pp.uri

@@ -51,6 +51,7 @@ class Runtime:
         self.inherited_checker: Any = None  # the previous generation's, adopted by start()
         self.health_checks: list[Any] = []
         self.zone: Any = None  # lb/zonesync.ZoneSync with worker_processes N, else None
+        self.variable_pass: Any = None  # proxy/variable_pass.VariablePass, made on first use
         self._servers: dict[tuple[tuple[str, int], str | None], ServerConfig] = {}
         # (listen, host, normalized path) -> plan: the configuration is immutable for this
         # generation, so the answer of nginx's server + location search never changes.

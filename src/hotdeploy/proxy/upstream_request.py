@@ -33,7 +33,9 @@ def build_request(req: Request, plan: LocationPlan, streaming: bool = False,
                   chunked_up: bool = False) -> bytes:
     """The request head (and the buffered body unless `streaming`)."""
     proxy = plan.settings.proxy
-    if plan.proxy_uri is None and not req.uri_rewritten:
+    if plan.fixed_uri is not None:  # proxy_pass with variables and a URI: "as specified"
+        target = plan.fixed_uri.encode("latin-1", "replace")
+    elif plan.proxy_uri is None and not req.uri_rewritten:
         target = req.url  # passed exactly as the client sent it (== raw_uri's bytes)
     else:
         uri = upstream_uri(plan.proxy_uri, plan.prefix, req.raw_uri, req.path, req.args,
