@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -163,6 +163,7 @@ SetEnv {HOST_MARKER}={address}
 SYSTEMD_IMAGE = "hotdeploy-test-systemd:bookworm"
 BASE_IMAGE = "hotdeploy-test-base:bookworm"
 SYSTEMD_ADDRESS = "127.0.0.4"
+SOURCES_INSIDE = "/opt/hotdeploy-test-src"
 
 
 def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -219,14 +220,19 @@ UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
 """)
-    mounts = {config: "/hd-test"}
+    # The units run with PrivateTmp=yes, which hides everything under /tmp from the instance:
+    # a checkout under /tmp (CI clones there) is mounted a second time outside it, and the
+    # tests point the instances' PYTHONPATH there (SystemdHost.env).
+    mounts = {config: "/hd-test", Path(hotdeploy.__file__).resolve().parents[1]: SOURCES_INSIDE}
     for path in {Path(sys.prefix), Path(sys.base_prefix), Path(sys.prefix).resolve(),
                  Path(hotdeploy.__file__).resolve().parents[1]}:
         mounts.setdefault(path, str(path))
     volumes = [arg for local, inside in mounts.items() for arg in ("-v", f"{local}:{inside}:ro")]
     started = _docker("run", "-d", "--network", "host", "--cap-add", "SYS_ADMIN",
                       "--security-opt", "seccomp=unconfined", "--cgroupns", "private",
-                      "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                      # No tmpfs on /tmp: it would hide the sources when the checkout is
+                      # under /tmp (CI clones there), and the image's /tmp is writable anyway.
+                      "--tmpfs", "/run", "--tmpfs", "/run/lock",
                       "--label", "hotdeploy.test=systemd-host", *volumes, SYSTEMD_IMAGE)
     if started.returncode != 0:
         pytest.skip(f"cannot run a systemd container here: {started.stderr.strip()}")
@@ -251,6 +257,8 @@ class SystemdHost:
     identity: Path
     known_hosts: Path
     container: str
+    # The instances' environment on this host: hotdeploy's sources where PrivateTmp keeps them.
+    env: dict[str, str] = field(default_factory=lambda: {"PYTHONPATH": SOURCES_INSIDE})
 
     def run(self, command: str) -> str:
         """A command on the host, not over SSH (what an operator would see there)."""

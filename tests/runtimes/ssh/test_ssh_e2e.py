@@ -26,6 +26,9 @@ def ssh_project(tmp_path: Path, hosts, *, remote_dir: str | None = None,
     port = free_port()
     host_list = ", ".join(f'"{h}"' for h in hosts.hosts)
     remote_dir = remote_dir or str(tmp_path / "remote")
+    extra = getattr(hosts, "env", {})
+    env_line = ("env = { " + ", ".join(f'{k} = "{v}"' for k, v in extra.items()) + " }"
+                if extra else "")
     (root / "hotdeploy.toml").write_text(f"""
 [project]
 name = "shop"
@@ -42,6 +45,7 @@ identity_file = "{hosts.identity}"
 known_hosts = "{hosts.known_hosts}"
 remote_dir = "{remote_dir}"
 python = "{sys.executable}"
+{env_line}
 
 [services.orders]
 app = "orders.api:app"

@@ -21,7 +21,8 @@ def runtime_for(host, supervisor: str = "auto") -> SshRuntime:
     return SshRuntime(SshSettings(
         hosts=(SshHost.parse(host.host),), remote_dir=REMOTE, python=sys.executable,
         identity_file=str(host.identity), known_hosts=str(host.known_hosts),
-        supervisor=supervisor, project="shop", stop_grace=3.0))  # type: ignore[arg-type]
+        supervisor=supervisor, project="shop", stop_grace=3.0,  # type: ignore[arg-type]
+        extra_env=dict(host.env)))
 
 
 async def wait_state(runtime: SshRuntime, handle, wanted: RunState, timeout: float = 15):
