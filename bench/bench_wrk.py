@@ -67,11 +67,15 @@ def parse_output(stdout: str) -> WrkResult:
 
 
 def run_wrk(children: Children, script: Path, port: int, connections: int, seconds: int,
-            core: int | None, threads: int = 1) -> WrkResult:
-    """One wrk run against 127.0.0.1:PORT; wrk keeps connections alive by default."""
-    cmd = pinned(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                  "--latency", "--timeout", "5s", "-s", str(script),
-                  f"http://127.0.0.1:{port}/"], core)
+            core: int | None, threads: int = 1, url: str | None = None,
+            close: bool = False) -> WrkResult:
+    """One wrk run against 127.0.0.1:PORT (or `url`); wrk keeps connections alive by
+    default, `close` asks for a new connection per request."""
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+           "--latency", "--timeout", "5s", "-s", str(script)]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd = pinned([*cmd, url or f"http://127.0.0.1:{port}/"], core)
     child = children.start(f"wrk-{port}-{connections}", cmd)
     try:
         child.proc.wait(seconds + 30)

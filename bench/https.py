@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench_conf import Ports, backends_conf, proxy_conf, write_prefix
 from bench_procs import BenchError, Children, cpu_seconds, free_port, pinned, wait_http_ready
-from bench_wrk import WrkResult, parse_output, write_script
+from bench_wrk import WrkResult, run_wrk, write_script
 
 PROXY_CORE, LOAD_CORE = 0, 1
 MODES = ("https keep-alive", "https new conn", "http keep-alive")
@@ -76,24 +76,6 @@ def https_conf(ports: Ports, tls_port: int, cert: Path, key: Path) -> str:
     return text[: text.rstrip().rindex("}")] + tls_server
 
 
-def run_wrk(children: Children, script: Path, url: str, connections: int, seconds: int,
-            core: int | None, close: bool) -> WrkResult:
-    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-           "--timeout", "5s", "-s", str(script)]
-    if close:
-        cmd += ["-H", "Connection: close"]
-    child = children.start(f"wrk-{connections}", pinned([*cmd, url], core))
-    try:
-        child.proc.wait(seconds + 30)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"wrk did not finish:\n{child.tail()}") from exc
-    finally:
-        children.stop(child)
-    output = child.log.read_text(errors="replace")
-    child.log.unlink(missing_ok=True)
-    return parse_output(output)
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> list[Sample]:
     children = Children(workdir)
     pin = shutil.which("taskset") is not None and not args.no_pin
@@ -125,11 +107,11 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[Sample]:
                         url = (f"http://127.0.0.1:{ports.proxy}/" if mode.startswith("http ")
                                else f"https://127.0.0.1:{tls_port}/")
                         close = mode == "https new conn"
-                        run_wrk(children, script, url, args.connections, 1, core(LOAD_CORE),
-                                close)
+                        run_wrk(children, script, ports.proxy, args.connections, 1,
+                                core(LOAD_CORE), url=url, close=close)
                         cpu0 = cpu_seconds(proxy.pid)
-                        result = run_wrk(children, script, url, args.connections,
-                                         args.duration, core(LOAD_CORE), close)
+                        result = run_wrk(children, script, ports.proxy, args.connections,
+                                         args.duration, core(LOAD_CORE), url=url, close=close)
                         cpu_us = ((cpu_seconds(proxy.pid) - cpu0) / result.requests * 1e6
                                   if result.requests else float("nan"))
                         samples.append(Sample(name, mode, rnd, result, cpu_us))

@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from hotdeploy.config.addresses import is_ip
 from hotdeploy.config.tls import UpstreamTls
 
 
@@ -27,7 +28,7 @@ async def open_connection(loop: asyncio.AbstractEventLoop, factory: Callable[[],
                           host: str, port: int, ctx: ssl.SSLContext,
                           tls: UpstreamTls) -> tuple[Any, Any]:
     """Connect and handshake (both within proxy_connect_timeout, as nginx bounds them)."""
-    sni = tls.name if tls.server_name and not _is_ip(tls.name) else None
+    sni = tls.name if tls.server_name and not is_ip(tls.name) else None
     transport, conn = await loop.create_connection(
         factory, host, port, ssl=ctx, server_hostname=sni or "")
     if tls.verify:
@@ -36,14 +37,6 @@ async def open_connection(loop: asyncio.AbstractEventLoop, factory: Callable[[],
             transport.abort()
             raise NameMismatch(f'upstream SSL certificate does not match "{tls.name}"')
     return transport, conn
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def _dns_match(pattern: str, name: str) -> bool:
@@ -59,7 +52,7 @@ def names_match(cert: dict[str, Any], name: str) -> bool:
     """X509_check_host / X509_check_ip as nginx calls them: subjectAltName entries, and the
     subject's common name only when the certificate has no DNS names."""
     alt = cert.get("subjectAltName", ())
-    if _is_ip(name):
+    if is_ip(name):
         wanted = ipaddress.ip_address(name)
         return any(kind == "IP Address" and ipaddress.ip_address(value.strip()) == wanted
                    for kind, value in alt)
