@@ -102,6 +102,11 @@ class LocationPlan:
     # proxy_redirect / proxy_cookie_* rules (a proxy.header_rewrite.LocationRewrites) or None;
     # the headers they rewrite are in response_drop, so only responses with them pay.
     rewrites: Any = None
+    rewrite_names: frozenset[bytes] = frozenset()  # rewrites.names (empty without rewrites)
+    # Upstream header name as received -> what client_head does with it (response_head's
+    # HEADER_* codes): filled as names are first seen, so a response pays one dict lookup per
+    # header instead of lowering it and testing it against the drop and rewrite sets.
+    header_actions: dict[bytes, int] = field(default_factory=dict)
     # `gzip on` here: proxied responses are checked for compression (static.gzip_upstream_head).
     gzip: bool = False
     charset: bool = False  # `charset NAME` here: added to proxied Content-Types

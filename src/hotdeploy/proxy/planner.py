@@ -172,6 +172,7 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
         if rewrites is not None:
             rewrites.names = rewrites.names - plan.hide  # a hidden header is not sent at all
             plan.rewrites = rewrites
+            plan.rewrite_names = rewrites.names
             plan.response_drop = plan.response_drop | rewrites.names
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
     plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)

@@ -69,31 +69,66 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+# What client_head does with an upstream response header (LocationPlan.header_actions).
+HEADER_PASS: Final = 0
+HEADER_LENGTH: Final = 1  # Content-Length: passed, and the body is delimited
+HEADER_DROP: Final = 2  # hop-by-hop or proxy_hide_header
+HEADER_CONNECTION: Final = 3  # dropped, unless it names other headers (general path)
+HEADER_REWRITE: Final = 4  # proxy_redirect / proxy_cookie_* (proxy/header_rewrite.py)
+HEADER_GENERAL: Final = 5  # Transfer-Encoding: the general path frames the body
+
+
+def header_action(plan: LocationPlan, name: bytes) -> int:
+    """The HEADER_* code of `name` in this plan, remembered in plan.header_actions (bounded
+    like HEADER_NAMES, so an upstream inventing names cannot grow it)."""
+    lname = lower_name(name)
+    if lname in plan.response_drop:
+        if lname in plan.rewrite_names:
+            action = HEADER_REWRITE
+        elif lname == b"connection":
+            action = HEADER_CONNECTION
+        elif lname == b"transfer-encoding":
+            action = HEADER_GENERAL
+        else:
+            action = HEADER_DROP
+    elif lname == b"content-length":
+        action = HEADER_LENGTH
+    else:
+        action = HEADER_PASS
+    if len(plan.header_actions) < HEADER_NAMES_LIMIT:
+        plan.header_actions[name] = action
+    return action
+
+
 def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                 plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
     """The common case in one pass: a 2xx-5xx response delimited by Content-Length whose
     Connection header names nothing else. Anything unusual goes to `_client_head_general`."""
     if status < 200:
         return _client_head_general(status, reason, headers, plan, req, keep)
-    dropped = plan.response_drop  # hop-by-hop + proxy_hide_header, lower-case
+    actions = plan.header_actions
     parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
     has_length = False
     for name, value in headers:
-        lname = HEADER_NAMES.get(name)  # lower_name(), inlined: once per response header
-        if lname is None:
-            lname = lower_name(name)
-        if lname in dropped:
-            rewrites = plan.rewrites
-            if rewrites is not None and lname in rewrites.names:
-                # proxy_redirect / proxy_cookie_* (proxy/header_rewrite.py)
-                parts += (name, b": ", rewrites.apply(lname, value, req), b"\r\n")
-                continue
-            if lname == b"transfer-encoding" or (
-                    lname == b"connection" and value.lower() not in CONNECTION_VALUES_PLAIN):
+        action = actions.get(name)
+        if action is None:
+            action = header_action(plan, name)
+        if action == HEADER_PASS:
+            pass
+        elif action == HEADER_LENGTH:
+            has_length = True
+        elif action == HEADER_DROP:
+            continue
+        elif action == HEADER_CONNECTION:
+            # most upstreams send exactly "keep-alive" or "close": no lower() for them
+            if value != b"keep-alive" and value != b"close" \
+                    and value.lower() not in CONNECTION_VALUES_PLAIN:
                 return _client_head_general(status, reason, headers, plan, req, keep)
             continue
-        if lname == b"content-length":
-            has_length = True
+        elif action == HEADER_REWRITE:
+            value = plan.rewrites.apply(lower_name(name), value, req)
+        else:
+            return _client_head_general(status, reason, headers, plan, req, keep)
         parts.append(name)
         parts.append(b": ")
         parts.append(value)
