@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +107,12 @@ def backends_conf(ports: Ports) -> str:
     }}"""
         for port in (ports.backend_a, ports.backend_b)
     )
-    return _main_and_http_head("the two benchmark backends") + f"""    default_type text/plain;
+    head = _main_and_http_head("the two benchmark backends")
+    # Started as root, nginx's workers would run as `nobody` and could not read the large file
+    # under the bench's private (0700) work directory: keep them as the user who runs the bench
+    # (for any other user nginx only warns that `user` is ignored).
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
+    return user + head + f"""    default_type text/plain;
     sendfile on;
 
 {servers}
