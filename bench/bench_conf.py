@@ -112,7 +112,8 @@ def backends_conf(ports: Ports) -> str:
     # under the bench's private (0700) work directory: keep them as the user who runs the bench
     # (for any other user nginx only warns that `user` is ignored).
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
-    return user + head + f"""    default_type text/plain;
+    head = head.replace("worker_processes 1;", user + "worker_processes 1;")
+    return head + f"""    default_type text/plain;
     sendfile on;
 
 {servers}

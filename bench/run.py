@@ -86,12 +86,12 @@ class Settings:
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mode", default=",".join(DEFAULT_MODES),
-                   help=f"comma-separated modes out of {', '.join(ALL_MODES)} "
-                        f"(default {','.join(DEFAULT_MODES)})")
+    p.add_argument("--mode", help=f"comma-separated modes out of {', '.join(ALL_MODES)} "
+                                  f"(default {','.join(DEFAULT_MODES)}; every mode with --quick)")
     p.add_argument("--all", action="store_true", help="every mode: the full report")
     p.add_argument("--quick", action="store_true",
-                   help="short smoke run: 1 s per run, one round, 200 idle clients")
+                   help="short smoke run: 1 s per run, one round, 200 idle clients, every mode "
+                        "unless --mode is given")
     p.add_argument("--duration", type=int, help="seconds per measured wrk run (default 10)")
     p.add_argument("--rounds", type=int, help="rounds of both proxies, alternating which goes "
                    "first (default 5)")
@@ -114,7 +114,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Settings]:
     p.add_argument("--proxy-cmd", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     try:
-        modes = tuple(ALL_MODES) if args.all else tuple(parse_modes(args.mode))
+        every = args.all or (args.quick and args.mode is None)
+        modes = ALL_MODES if every else tuple(parse_modes(args.mode or ",".join(DEFAULT_MODES)))
     except ValueError as exc:
         p.error(str(exc))
     if not modes:

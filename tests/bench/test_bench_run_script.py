@@ -45,9 +45,10 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-def test_quick_all_reports_every_mode_and_memory(tmp_path):
+def test_quick_reports_every_mode_and_memory(tmp_path):
+    """--quick alone runs every mode (what --all runs), with tiny durations."""
     out = tmp_path / "result.json"
-    done = subprocess.run(_bench_cmd(tmp_path / "work", "--all", "--json", str(out)),
+    done = subprocess.run(_bench_cmd(tmp_path / "work", "--json", str(out)),
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
