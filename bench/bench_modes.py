@@ -24,6 +24,13 @@ class Mode:
     many_workers: bool = False  # worker_processes N (--workers) for both proxies, unpinned
     floor: bool = False  # also run bench/floor_proxy.py (it forwards bytes only, GET / is enough)
 
+    def workers(self, many: int) -> int:
+        """worker_processes of both proxies in this mode, `many` being --workers."""
+        return many if self.many_workers else 1
+
+    def heading(self, many: int) -> str:
+        return self.title.replace(" N ", f" {self.workers(many)} ")
+
 
 GET = Mode("get", "GET /, a 28-byte answer, one worker each, proxy pinned", floor=True)
 POST16K = Mode("post16k", f"POST / with a {POST_BODY_SIZE // 1024} KiB body, one worker each, "

@@ -194,9 +194,6 @@ class Bench:
         wait_tree_settled(child.pid, 1 if workers == 1 else workers + 1)
         return child
 
-    def workers_of(self, mode: Mode) -> int:
-        return self.s.workers if mode.many_workers else 1
-
     def measure(self, mode: Mode, script: Path, target: str, rnd: int, port: int,
                 pid: int) -> None:
         """Warm up (fills keep-alive pools), then one measured run per connection count.
@@ -217,8 +214,8 @@ class Bench:
 
     def run_mode(self, mode: Mode, backends: Child) -> None:
         script = write_script(self.dir, mode.name, mode.lua_prelude)
-        workers = self.workers_of(mode)
-        console.print(f"[bold]{mode.name}[/bold]: {mode.title.replace(' N ', f' {workers} ')}")
+        workers = mode.workers(self.s.workers)
+        console.print(f"[bold]{mode.name}[/bold]: {mode.heading(self.s.workers)}")
         self.measure(mode, script, BACKEND, 1, self.ports.backend_a, backends.pid)
         for rnd in range(1, self.s.rounds + 1):
             # Alternate which proxy goes first so drift in machine load hits both alike.
@@ -239,7 +236,7 @@ class Bench:
             mode = THROUGHPUT_MODES.get(name)
             if mode is not None:
                 self.run_mode(mode, backends)
-                titles[name] = mode.title.replace(" N ", f" {self.workers_of(mode)} ")
+                titles[name] = mode.heading(self.s.workers)
         if IDLE in self.s.modes:
             console.print(f"[bold]idle[/bold]: memory with {self.s.idle:,} idle keep-alive "
                           "clients")
