@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +24,13 @@ KEEPALIVE_REQUESTS = 1_000_000
 # connections churn (nginx with keepalive 32 at 64 clients lost 30-50% of its throughput).
 UPSTREAM_KEEPALIVE = 256
 
-# Room for 1,000 idle clients plus their upstream connections, with margin.
-WORKER_CONNECTIONS = 4096
+# Room for 10,000 idle clients plus their upstream connections in one worker (nginx does not
+# spread accepted connections evenly over its workers), under the fd limit run.py sets.
+WORKER_CONNECTIONS = 16384
+
+# The large response of the `get1m` mode: a static file of the backends, sent with sendfile(2).
+LARGE_PATH = "/1m"
+LARGE_SIZE = 2**20
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,12 @@ def proxy_conf(ports: Ports, workers: int = 1) -> str:
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # Room for the 16 KiB body of the `post16k` mode and its headers: a body that does
+            # not fit is written to a temporary file (nginx's is outside the prefix).
+            client_body_buffer_size 64k;
+            # hotdeploy never spills a response to a temp file (it pauses the upstream instead);
+            # 0 makes nginx do the same, so a 1 MiB response is streamed, not written to disk.
+            proxy_max_temp_file_size 0;
         }}
     }}
 }}
@@ -79,17 +93,28 @@ def proxy_conf(ports: Ports, workers: int = 1) -> str:
 
 def backends_conf(ports: Ports) -> str:
     """Two backends in one nginx worker: answering from memory costs a few microseconds,
-    far less than proxying, so the backends are never the bottleneck being measured."""
+    far less than proxying, so the backends are never the bottleneck being measured.
+    `LARGE_PATH` is a static file under the prefix's html/ (see `write_backend_files`)."""
     servers = "\n".join(
         f"""    server {{
         listen 127.0.0.1:{port} backlog=4096;
         location / {{
             return 200 "{BACKEND_BODY.strip()}\\n";
         }}
+        location = {LARGE_PATH} {{
+            root html;
+        }}
     }}"""
         for port in (ports.backend_a, ports.backend_b)
     )
-    return _main_and_http_head("the two benchmark backends") + f"""    default_type text/plain;
+    head = _main_and_http_head("the two benchmark backends")
+    # Started as root, nginx's workers would run as `nobody` and could not read the large file
+    # under the bench's private (0700) work directory: keep them as the user who runs the bench
+    # (for any other user nginx only warns that `user` is ignored).
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
+    head = head.replace("worker_processes 1;", user + "worker_processes 1;")
+    return head + f"""    default_type text/plain;
+    sendfile on;
 
 {servers}
 }}
@@ -103,3 +128,10 @@ def write_prefix(root: Path, name: str, text: str) -> tuple[Path, Path]:
     conf = prefix / "nginx.conf"
     conf.write_text(text)
     return conf, prefix
+
+
+def write_backend_files(prefix: Path) -> None:
+    """The static file behind `LARGE_PATH` in the backends' prefix."""
+    html = prefix / "html"
+    html.mkdir(parents=True, exist_ok=True)
+    (html / LARGE_PATH.lstrip("/")).write_bytes(b"x" * LARGE_SIZE)

@@ -168,3 +168,39 @@ def rss_bytes(root: int) -> int:
             continue
         total += int(fields[1]) * PAGE_SIZE
     return total
+
+
+def pss_bytes(root: int) -> int | None:
+    """Proportional set size summed over the process tree (/proc/PID/smaps_rollup): a page
+    shared by k processes counts 1/k in each, so forked workers' shared pages count once.
+    None where the kernel has no smaps_rollup (before 4.14)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except FileNotFoundError:
+            if Path(f"/proc/{pid}").exists():
+                return None  # the process lives, the kernel lacks the file
+            continue  # the process is gone
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024  # kB
+                break
+    return total
+
+
+def wait_tree_settled(root: int, processes: int, timeout: float = 15.0) -> list[int]:
+    """Wait until the tree under `root` has at least `processes` processes (a master's workers
+    are forked after it answers its first request) and their count held for half a second."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        tree = process_tree(root)
+        if len(tree) != last:
+            last, since = len(tree), time.monotonic()
+        elif len(tree) >= processes and time.monotonic() - since >= 0.5:
+            return tree
+        time.sleep(0.05)
+    raise BenchError(f"process {root} has {last} processes, expected at least {processes}")

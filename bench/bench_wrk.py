@@ -40,14 +40,24 @@ class WrkResult:
     p99_ms: float
     max_ms: float
     errors: int  # socket errors (connect/read/write/timeout) plus non-2xx/3xx answers
+    bytes: int = 0  # response bytes read, headers included
 
     def to_json(self) -> dict[str, float | int]:
         return asdict(self)
 
 
-def write_script(directory: Path) -> Path:
-    script = directory / "report.lua"
-    script.write_text(REPORT_LUA)
+def post_lua(body_size: int) -> str:
+    """wrk Lua that makes every request a POST with a `body_size`-byte body (wrk sends it with
+    Content-Length; the body is built once, in wrk's setup, not per request)."""
+    return (f'wrk.method = "POST"\n'
+            f'wrk.body = string.rep("x", {body_size})\n'
+            f'wrk.headers["Content-Type"] = "application/octet-stream"\n')
+
+
+def write_script(directory: Path, name: str = "report", prelude: str = "") -> Path:
+    """DIRECTORY/NAME.lua: `prelude` (what each request is) followed by the JSON report hook."""
+    script = directory / f"{name}.lua"
+    script.write_text(prelude + REPORT_LUA)
     return script
 
 
@@ -62,7 +72,8 @@ def parse_output(stdout: str) -> WrkResult:
                 requests=raw["requests"], seconds=seconds,
                 rps=raw["requests"] / seconds if seconds else 0.0,
                 p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000,
-                p99_ms=raw["p99_us"] / 1000, max_ms=raw["max_us"] / 1000, errors=errors)
+                p99_ms=raw["p99_us"] / 1000, max_ms=raw["max_us"] / 1000, errors=errors,
+                bytes=raw["bytes"])
     raise BenchError(f"wrk printed no summary:\n{stdout[-2000:]}")
 
 

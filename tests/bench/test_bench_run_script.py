@@ -45,24 +45,67 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-def test_quick_run_reports_both_proxies_and_ratios(tmp_path):
+def test_quick_reports_every_mode_and_memory(tmp_path):
+    """--quick alone runs every mode (what --all runs), with tiny durations."""
     out = tmp_path / "result.json"
     done = subprocess.run(_bench_cmd(tmp_path / "work", "--json", str(out)),
-                          capture_output=True, text=True, timeout=90)
+                          capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
-    by_target = data["throughput"]["8"]
-    for target in ("backend (direct)", "hotdeploy", "nginx", "python floor"):
-        assert by_target[target]["rps"] > 0
-        assert by_target[target]["errors"] == 0
-    assert data["floor_ratios"]["8"]["rps"] > 0
-    assert by_target["hotdeploy"]["cpu_us"] > 0
-    # The same proxy in both slots: the ratio is near 1 (wide bounds: the machine is shared).
-    assert 0.3 < data["ratios"]["8"]["rps"] < 3
-    assert data["memory"]["nginx"]["connections"] == 20
-    assert data["memory"]["hotdeploy"]["rss_idle_mb"] > 0
+    assert list(data["modes"]) == ["get", "post16k", "get1m", "workers"]
+    for name, mode in data["modes"].items():
+        by_target = mode["throughput"]["8"]
+        for target in ("backend (direct)", "hotdeploy", "nginx"):
+            assert by_target[target]["rps"] > 0, (name, target)
+            assert by_target[target]["errors"] == 0, (name, target)
+            assert by_target[target]["cpu_us"] > 0, (name, target)
+        # The same proxy in both slots: the ratio is near 1 (wide bounds: the machine is shared).
+        ratio = mode["ratios"]["8"]
+        assert 0.3 < ratio["rps"] < 3, name
+        assert ratio["rounds"] == 1
+        low, high = ratio["spread"]["cpu_us"]
+        assert low <= ratio["cpu_us"] <= high
+    get = data["modes"]["get"]
+    assert get["throughput"]["8"]["python floor"]["rps"] > 0
+    assert data["modes"]["post16k"]["throughput"]["8"]["python floor"] is None
+    # The 1 MiB answers really crossed the proxy: at least 1 MiB per request read by wrk.
+    large = data["modes"]["get1m"]["throughput"]["8"]["hotdeploy"]
+    assert large["mib_s"] >= large["rps"]
+    # One round per proxy and mode, of the modes asked for.
+    assert {(r["mode"], r["target"]) for r in data["runs"]} >= {
+        ("workers", "hotdeploy"), ("workers", "nginx"), ("post16k", "nginx")}
+    for workers, processes in (("1", 2), ("2", 3)):  # nginx in both slots: master + workers
+        for proxy in ("hotdeploy", "nginx"):
+            mem = data["memory"][workers][proxy]
+            assert mem["processes"] == processes
+            assert [s["connections"] for s in mem["samples"]] == [0, 20]
+            assert 0 < mem["pss_idle_mb"] <= mem["rss_idle_mb"]
+    for title in ("16 KiB body", "1 MiB answer", "worker_processes 2", "PSS"):
+        assert title in done.stdout
     assert "hotdeploy*" in done.stdout  # another proxy's figures are never shown as ours
     assert _processes_using(tmp_path) == []
+
+
+def test_mode_flag_runs_only_that_mode(tmp_path):
+    out = tmp_path / "result.json"
+    done = subprocess.run(_bench_cmd(tmp_path / "work", "--mode", "post16k", "--rounds", "2",
+                                     "--json", str(out)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(out.read_text())
+    assert list(data["modes"]) == ["post16k"]
+    assert data["memory"] == {}
+    ratio = data["modes"]["post16k"]["ratios"]["8"]
+    assert ratio["rounds"] == 2
+    assert ratio["spread"]["rps"][0] <= ratio["rps"] <= ratio["spread"]["rps"][1]
+    assert f"({ratio['spread']['rps'][0]:.2f}.." in done.stdout  # the spread is printed
+
+
+def test_unknown_mode_is_refused():
+    done = subprocess.run([sys.executable, str(RUN), "--mode", "get,bogus"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "unknown mode(s) bogus" in done.stderr
 
 
 def test_sigterm_half_way_stops_every_process(tmp_path):
