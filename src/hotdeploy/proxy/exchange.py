@@ -10,6 +10,7 @@ import asyncio
 import os
 import socket
 import time
+from time import monotonic  # a global: one attribute fetch fewer per call, several per request
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -157,7 +158,7 @@ class Exchange:
         self._try_next()
 
     def _try_next(self) -> None:
-        now = time.monotonic()
+        now = monotonic()
         group: PeerGroup = self.group  # typed locals: native calls in the compiled module
         peer = group.select(self.attempt, now)
         if peer is None:
@@ -191,7 +192,7 @@ class Exchange:
             self._log("alert", f"{limit} worker_connections are not enough while connecting "
                                "to upstream")
             self._record_attempt(0, "500")
-            self.group.release(self.peer, False, time.monotonic())
+            self.group.release(self.peer, False, monotonic())
             self.finished = True
             self.client.respond(self.req, 500)
             return
@@ -229,7 +230,7 @@ class Exchange:
         if self.finished or peer is not self.peer:
             conn.close()
             return
-        self.connect_time = time.monotonic() - self.attempt_started
+        self.connect_time = monotonic() - self.attempt_started
         if self.plan.upstream_rcvbuf:
             _bound_reads(conn, self.plan.upstream_rcvbuf)
         self._send(conn)
@@ -380,7 +381,7 @@ class Exchange:
             return
         self.status = status
         self.header_done = True
-        self.header_time = time.monotonic() - self.attempt_started
+        self.header_time = monotonic() - self.attempt_started
         conn = self.conn
         if conn is not None and conn.received > self.plan.header_limit \
                 and self._head_size() > self.plan.header_limit:
@@ -509,7 +510,7 @@ class Exchange:
     def _record_attempt(self, status: int, text: str = "", now: float = 0.0) -> None:
         """One entry of $upstream_addr, $upstream_status (`text` overrides the status, as
         for a failed attempt answered 502/504) and the $upstream_*_time variables."""
-        elapsed = (now or time.monotonic()) - self.attempt_started
+        elapsed = (now or monotonic()) - self.attempt_started
         peer: Peer = self.peer
         req = self.req
         conn = self.conn
@@ -545,7 +546,7 @@ class Exchange:
         if out:
             client.send(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
-        now = time.monotonic()
+        now = monotonic()
         self._record_attempt(self.status, now=now)
         if conn is not None:
             peer.received += conn.received
@@ -583,7 +584,7 @@ class Exchange:
             self.conn.close()
             self.conn = None
         self._record_attempt(self.status)
-        self.group.release(self.peer, failed, time.monotonic())
+        self.group.release(self.peer, failed, monotonic())
         self.client.abort(self.req)
 
     def client_lost(self) -> None:
@@ -600,7 +601,7 @@ class Exchange:
             self.conn = None
         if self.peer is not None:
             self._record_attempt(self.status)
-            self.group.release(self.peer, False, time.monotonic())
+            self.group.release(self.peer, False, monotonic())
         if not self.response_started:
             self.req.status = 499  # nginx's "client closed request"
 
@@ -630,7 +631,7 @@ class Exchange:
         code = self.last_code = 504 if kind == "timeout" else 502
         self._record_attempt(0, str(code))
         decision = self._decide(kind)
-        self.group.release(self.peer, decision.counts_as_failure, time.monotonic())
+        self.group.release(self.peer, decision.counts_as_failure, monotonic())
         if decision.retry:
             self.peer.retries += 1  # this failed attempt is passed to the next server
             self._try_next()
@@ -643,7 +644,7 @@ class Exchange:
     def _retry_after_status(self, kind: FailureKind, failed: bool) -> None:
         self._close_attempt()
         self._record_attempt(self.status)
-        self.group.release(self.peer, failed, time.monotonic())
+        self.group.release(self.peer, failed, monotonic())
         self.peer.retries += 1
         self._try_next()
 
@@ -651,7 +652,7 @@ class Exchange:
         self._close_attempt()
         self._record_attempt(status)
         self.finished = True
-        self.group.release(self.peer, self.peer_failed, time.monotonic())
+        self.group.release(self.peer, self.peer_failed, monotonic())
         self.client.respond(self.req, status)
 
     def on_timeout(self) -> None:
