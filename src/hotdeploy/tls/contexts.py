@@ -25,6 +25,7 @@ from hotdeploy.config.model import HttpConfig, ServerConfig
 from hotdeploy.config.routing import Router
 from hotdeploy.config.tls import ServerTls, UpstreamTls, ssl_default_servers
 from hotdeploy.errors import ConfigError
+from hotdeploy.tls import session_cache
 
 ListenKey = tuple[str, int]
 
@@ -113,6 +114,10 @@ def server_context(tls: ServerTls, conf_prefix: str) -> ssl.SSLContext:
         ctx.options |= ssl.OP_NO_TICKET
         if tls.session_cache.mode != "on":
             ctx.num_tickets = 0  # TLSv1.3: no stateful tickets either (nothing to resume)
+    if not session_cache.apply(ctx, tls.session_cache, tls.session_timeout):
+        warnings.warn("ssl_session_cache and ssl_session_timeout are not applied: this Python's "
+                      "ssl module does not expose OpenSSL's context (OpenSSL's defaults hold)",
+                      RuntimeWarning, stacklevel=2)
     for pair in tls.certificates:
         _load_pair(ctx, _resolve(pair.cert, conf_prefix), _resolve(pair.key, conf_prefix),
                    pair.file, pair.line)
