@@ -195,6 +195,7 @@ class ClientConnection(GeneratedResponses):
                 self.head_bytes += len(data)
                 if self.head_bytes > self.head_limit:
                     cur.error = 494
+                    cur.close_after = True  # the rest of the head is unread: no next request
                     self._parse_error()
         except httptools.HttpParserUpgrade as exc:
             self.parser_dead = True
@@ -393,6 +394,7 @@ class ClientConnection(GeneratedResponses):
         req.request_length += size
         if size > self.line_limit or req.request_length > self.head_limit:
             req.error = 494
+            req.close_after = True  # the rest of the head is unread: no next request
             raise _Abort
         lname = _REQUEST_NAMES.get(name)
         if lname is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from hotdeploy.proxy import pages
 from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.request import log_context
 from hotdeploy.proxy.response_head import client_head
@@ -445,7 +446,12 @@ class Exchange:
 
     # ------------------------------------------------------------------ response head
     def _write_head(self) -> None:
-        req, status = self.req, self.status
+        req, status, reason = self.req, self.status, self.reason
+        if req.err_status:
+            # error_page CODE =CODE into a proxied location: nginx's err_status, whose
+            # status line carries the standard reason, not the upstream's.
+            status = req.err_status
+            reason = pages.reason(status).encode("latin-1")
         limit = self.plan.response_buffer
         client = self.client
         if client.write_limit != limit:
@@ -460,8 +466,7 @@ class Exchange:
             headers, self.compressor = gzip_upstream_head(req, self.plan, status, headers,
                                                           time.time())
         head, self.length_known, self.out_chunked, keep = client_head(
-            status, self.reason, headers, self.plan, req,
-            self.client.keep_alive_for(req))
+            status, reason, headers, self.plan, req, self.client.keep_alive_for(req))
         req.upstream_headers = self.resp_headers
         self.close_before = req.close_after
         if not keep:

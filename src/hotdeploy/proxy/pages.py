@@ -7,52 +7,67 @@ reproduce them byte for byte with our name in the signature.
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 SIGNATURE = "hotdeploy"
 
-# nginx's own reason phrases where they differ from Python's table (RFC 9110 names).
+# ngx_http_status_lines (nginx 1.22): the reason phrase nginx writes after a code it
+# generates. A code missing here goes out as "HTTP/1.1 207 " with nothing after the code
+# (nginx has no phrase for it), however standard its name; 503 and 302 keep nginx's
+# older names. 1xx lines are written apart (100 Continue) or come from the upstream.
 _REASONS: dict[int, str] = {
-    # ngx_http_status_lines has no phrase for 203, 205 and 300 (the line ends after the code)
-    # and nginx's older names for 302, 408 and 504.
-    203: "",
-    205: "",
-    300: "",
-    302: "Moved Temporarily",
-    408: "Request Time-out",
-    504: "Gateway Time-out",
-    405: "Not Allowed",
-    413: "Request Entity Too Large",
-    414: "Request-URI Too Large",
-    416: "Requested Range Not Satisfiable",
-    494: "Request Header Or Cookie Too Large",
-    499: "Client Closed Request",
+    100: "Continue", 101: "Switching Protocols",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Moved Temporarily", 303: "See Other",
+    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable", 408: "Request Time-out",
+    409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 414: "Request-URI Too Large",
+    415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
+    421: "Misdirected Request", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
 
-# Error page titles that differ from the status line (ngx_http_error_302_page says "Found").
-_PAGE_TITLES: dict[int, str] = {302: "Found"}
-# nginx's internal code for a plain-HTTP request on a `listen ... ssl` port (NGX_HTTP_TO_HTTPS):
-# answered as a 400 with its own page, and `error_page 497` catches it.
+# ngx_http_error_pages: the codes nginx has an HTML page for, by title where it differs
+# from the status line. Any other code is answered with an empty body
+# (Content-Length: 0, no Content-Type).
+_PAGE_TITLES: dict[int, str] = {
+    code: _REASONS[code]
+    for code in (301, 302, 303, 307, 308, 400, 401, 402, 403, 404, 405, 406, 408, 409, 410,
+                 411, 412, 413, 414, 415, 416, 421, 429, 500, 501, 502, 503, 504, 505, 507)
+}
+_PAGE_TITLES[302] = "Found"
+_PAGE_TITLES[401] = "Authorization Required"
+
+# nginx's internal codes that go out as a 400 whose page names the cause, and whose
+# connection is closed. 494: a request header too large; 495/496 (ngx_http_ssl_module):
+# a client certificate that failed verification / was required and not sent; 497: plain
+# HTTP on a `listen ... ssl` port. 495-497 are caught by `error_page` as themselves.
 TO_HTTPS = 497
+_AS_BAD_REQUEST: dict[int, str] = {
+    494: "Request Header Or Cookie Too Large",
+    495: "The SSL certificate error",
+    496: "No required SSL certificate was sent",
+    TO_HTTPS: "The plain HTTP request was sent to HTTPS port",
+}
+# 498 ("canceled") goes out with its own code, no phrase, and the 404 page.
+_PAGE_OF = {498: 404}
+
 
 # Statuses whose body must be empty (RFC 9110 §6.4.1): 1xx, 204, 304.
 NO_BODY_STATUSES = frozenset({100, 101, 204, 304})
 
 # nginx sends the error page with `Connection: close` for these (the request could not be
 # parsed reliably, so the connection's framing is unknown).
-CLOSING_STATUSES = frozenset({400, 413, 414, 494, 497, 500, 501})
+CLOSING_STATUSES = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
 
 # Redirect statuses that take a URL (`return 301 URL`, `error_page ... =301 URL`).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def reason(status: int) -> str:
-    if status in _REASONS:
-        return _REASONS[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _REASONS.get(status, "")
 
 
 def status_line(status: int, version: bytes = b"HTTP/1.1") -> bytes:
@@ -68,32 +83,24 @@ def _page(title: str, h1: str, extra: str = "") -> bytes:
 
 
 def error_body(status: int) -> bytes:
-    """The HTML body nginx writes for a generated 3xx/4xx/5xx response ('' for the rest)."""
-    if status == 494:
-        # nginx's "header too large" is a 400 whose page names the real cause.
-        return _page(
-            "400 Request Header Or Cookie Too Large",
-            "400 Bad Request",
-            "<center>Request Header Or Cookie Too Large</center>\r\n",
-        )
-    if status == TO_HTTPS:
-        return _page(
-            "400 The plain HTTP request was sent to HTTPS port",
-            "400 Bad Request",
-            "<center>The plain HTTP request was sent to HTTPS port</center>\r\n",
-        )
-    if status < 300 or status in NO_BODY_STATUSES:
+    """The HTML body nginx writes for a generated 3xx/4xx/5xx response (b"" where nginx has
+    no page for the code)."""
+    cause = _AS_BAD_REQUEST.get(status)
+    if cause is not None:
+        return _page(f"400 {cause}", "400 Bad Request", f"<center>{cause}</center>\r\n")
+    page = _PAGE_OF.get(status, status)
+    title = _PAGE_TITLES.get(page)
+    if title is None:
         return b""
-    text = f"{status} {_PAGE_TITLES.get(status) or reason(status)}"
-    return _page(text, text)
+    return _page(f"{page} {title}", f"{page} {title}")
 
 
 def wire_status(status: int) -> int:
-    """The code on the status line: nginx's internal 494 and 497 go out as 400, 499 is
-    log-only."""
-    return 400 if status == 494 or status == TO_HTTPS else status
+    """The code on the status line: nginx's internal 494-497 go out as 400."""
+    return 400 if status in _AS_BAD_REQUEST else status
 
 
 def error_page_code(status: int) -> int:
-    """The code `error_page` is looked up by: 497 is caught as itself (`error_page 497`)."""
-    return status if status == TO_HTTPS else wire_status(status)
+    """The code `error_page` is looked up by: 495-497 are caught as themselves
+    (`error_page 497 https://...`), 494 as the 400 it is sent as."""
+    return status if status in _AS_BAD_REQUEST and status != 494 else wire_status(status)

@@ -64,6 +64,12 @@ class Request:  # a config.model.VariableSource
     error = 0  # a status decided while parsing (400, 413, 414, 494)
     close_after = False
     redirected = False  # an error_page redirect already happened (no loops)
+    # error_page into a proxied location: the status the client gets instead of the
+    # upstream's (nginx's r->err_status; 0: the upstream's, as with `error_page ... =`).
+    err_status = 0
+    # Where an internal redirect (error_page into another proxied location) began a new
+    # group of attempts: nginx separates the groups with " : " instead of ", ".
+    attempt_groups: tuple[int, ...] = ()
     url = b""  # the request target as received (on_url may come in pieces)
     server: Any = None
     plan: LocationPlan | None = None
@@ -208,6 +214,32 @@ def _host(r: Request) -> str:
     return r.host or _server_name(r)
 
 
+def _per_attempt(req: Request, field: int) -> str:
+    """An $upstream_* variable: field `field` of each attempt (Request.attempts), `, `
+    between attempts, ` : ` between the groups of an internal redirect."""
+    if not req.attempt_groups:
+        return ", ".join([_attempt_field(a, field) for a in req.attempts])
+    parts = []
+    for i, attempt in enumerate(req.attempts):
+        if i:
+            parts.append(" : " if i in req.attempt_groups else ", ")
+        parts.append(_attempt_field(attempt, field))
+    return "".join(parts)
+
+
+def _attempt_field(attempt: Any, field: int) -> str:
+    value = attempt[field]
+    if field == 0:
+        return value if isinstance(value, str) else value.address
+    if field == 1:
+        return value
+    if field == 2:
+        return f"{value:.3f}"
+    if field <= 4:
+        return _seconds(value)
+    return str(value)
+
+
 def _seconds(value: float) -> str:
     # nginx writes "-" for a phase the attempt never reached (e.g. no connection).
     return f"{value:.3f}" if value >= 0 else "-"
@@ -283,15 +315,14 @@ _VARIABLES: dict[str, Callable[[Request], str]] = {
     "proxy_host": _proxy_host,
     "proxy_port": _proxy_port,
     "proxy_add_x_forwarded_for": _xff,
-    "upstream_addr": lambda r: ", ".join(a[0] if isinstance(a[0], str) else a[0].address
-                                         for a in r.attempts),
-    "upstream_status": lambda r: ", ".join(a[1] for a in r.attempts),
-    "upstream_response_time": lambda r: ", ".join(f"{a[2]:.3f}" for a in r.attempts),
-    "upstream_connect_time": lambda r: ", ".join(_seconds(a[3]) for a in r.attempts),
-    "upstream_header_time": lambda r: ", ".join(_seconds(a[4]) for a in r.attempts),
-    "upstream_response_length": lambda r: ", ".join(str(a[5]) for a in r.attempts),
-    "upstream_bytes_received": lambda r: ", ".join(str(a[6]) for a in r.attempts),
-    "upstream_bytes_sent": lambda r: ", ".join(str(a[7]) for a in r.attempts),
+    "upstream_addr": lambda r: _per_attempt(r, 0),
+    "upstream_status": lambda r: _per_attempt(r, 1),
+    "upstream_response_time": lambda r: _per_attempt(r, 2),
+    "upstream_connect_time": lambda r: _per_attempt(r, 3),
+    "upstream_header_time": lambda r: _per_attempt(r, 4),
+    "upstream_response_length": lambda r: _per_attempt(r, 5),
+    "upstream_bytes_received": lambda r: _per_attempt(r, 6),
+    "upstream_bytes_sent": lambda r: _per_attempt(r, 7),
     "status": lambda r: str(r.status) if r.status else "000",
     "body_bytes_sent": lambda r: str(r.body_bytes_sent),
     "bytes_sent": lambda r: str(r.bytes_sent),

@@ -16,11 +16,16 @@ from hotdeploy.proxy.content_filters import gzip_page, with_charset
 from hotdeploy.proxy.plan import SERVER_HEADER
 from hotdeploy.proxy.redirect import absolute_location
 from hotdeploy.proxy.response_head import add_header_lines
-from hotdeploy.proxy.static import serve_error_page
+from hotdeploy.proxy.static import serve_error_page, set_internal_uri
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.request import Request
     from hotdeploy.proxy.write_batch import WriteBatch
+
+
+# `return 444`, and 408/499 as nginx's ngx_http_terminate_request treats them: the
+# connection closes with no response; the access log has the code.
+CLOSE_WITHOUT_RESPONSE = frozenset({444, 408, 499})
 
 
 class GeneratedResponses:
@@ -56,6 +61,9 @@ class GeneratedResponses:
     def keep_alive_for(self, req: Request) -> bool:  # pragma: no cover - idem
         raise NotImplementedError
 
+    def _dispatch(self, req: Request) -> None:  # pragma: no cover - idem
+        raise NotImplementedError
+
     def _log_access(self, req: Request) -> None:  # pragma: no cover - idem
         raise NotImplementedError
 
@@ -65,8 +73,8 @@ class GeneratedResponses:
     def _return(self, req: Request, ret: Return, override: int | None) -> None:
         code = ret.code
         text = ret.text.render(req) if ret.text is not None else None
-        if code == 444:
-            req.status = 444  # nginx: close the connection without a response
+        if code in CLOSE_WITHOUT_RESPONSE:
+            req.status = code
             self._log_access(req)
             self.close_transport()
             return
@@ -77,13 +85,15 @@ class GeneratedResponses:
             self._write_generated(req, status, pages.error_body(code),
                                   b"Location: " + location.encode("latin-1", "replace") + b"\r\n")
         elif text is not None:
-            # nginx types a `return` text with default_type (text/plain unless configured).
-            content_type = b"text/plain"
-            if req.plan is not None:
-                content_type = req.plan.settings.static.default_type.encode("latin-1")
-            self._write_generated(req, status, text.encode(), b"", content_type)
+            self._write_generated(req, status, text.encode(), b"", _default_type(req))
+        elif code in pages.REDIRECT_STATUSES and override is None:
+            # No URL: nginx still sets an (empty) Location and sends the page.
+            self._write_generated(req, status, pages.error_body(code), b"Location: \r\n")
         elif status >= 400 and override is None:
             self.respond(req, status)
+        elif status < 300 or (status < 400 and code not in pages.REDIRECT_STATUSES):
+            # ngx_http_send_response with an empty text: default_type, Content-Length: 0.
+            self._write_generated(req, status, b"", b"", _default_type(req))
         else:
             self._write_generated(req, status, pages.error_body(status))
 
@@ -124,7 +134,9 @@ class GeneratedResponses:
             page = plan.settings.error_pages.get(pages.error_page_code(status))
             if page is not None and self._error_page(req, status, page):
                 return
-        self._write_generated(req, status, pages.error_body(status))
+        body = pages.error_body(status)
+        # A code nginx has no page for: an empty body with no Content-Type.
+        self._write_generated(req, status, body, b"", b"text/html" if body else b"")
 
     def _error_page(self, req: Request, status: int, page: Any) -> bool:
         req.redirected = True
@@ -151,6 +163,9 @@ class GeneratedResponses:
         if target is not None and target.kind == "static":
             serve_error_page(self, req, target, uri, code)
             return True
+        if target is not None and target.kind == "proxy" and not target.script:
+            self._redirect_to_proxy(req, target, uri, 0 if page.use_upstream_code else code)
+            return True
         if target is None or target.kind != "return" or target.return_ is None:
             return False
         req.plan = target
@@ -158,21 +173,40 @@ class GeneratedResponses:
         self._return(req, target.return_, override)
         return True
 
+    def _redirect_to_proxy(self, req: Request, target: Any, uri: str, status: int) -> None:
+        """error_page into a location that proxies (ngx_http_send_error_page). To a URI the
+        request goes as a GET (HEAD stays HEAD) with the page's URI and arguments; to a named
+        location it keeps its method and URI. The client gets `status` with the upstream's
+        headers and body (0: the upstream's own status, `error_page ... =`)."""
+        if not uri.startswith("@"):
+            path, _, args = uri.partition("?")
+            set_internal_uri(req, path, args)
+            if req.method != "HEAD":
+                req.method = "GET"
+                req.method_bytes = b"GET"
+        if req.attempts:
+            req.attempt_groups += (len(req.attempts),)
+        req.err_status = status
+        req.plan = target
+        self._dispatch(req)
+
     def _write_generated(self, req: Request, status: int, body: bytes, extra: bytes = b"",
                          content_type: bytes = b"text/html") -> None:
         plan = req.plan
         wire = pages.wire_status(status)
-        if status in pages.CLOSING_STATUSES or status == 494:
+        if status in pages.CLOSING_STATUSES:
             req.close_after = True
         keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
         vary, gzipped = False, None
-        if plan is not None and plan.settings.static.charset is not None:
-            content_type = with_charset(plan.settings.static, content_type)
-        if plan is not None and plan.settings.static.gzip.enabled:
-            vary, gzipped = gzip_page(req, plan, wire, content_type, body)
+        if content_type and plan is not None:  # b"": a body-less page, untyped
+            if plan.settings.static.charset is not None:
+                content_type = with_charset(plan.settings.static, content_type)
+            if plan.settings.static.gzip.enabled:
+                vary, gzipped = gzip_page(req, plan, wire, content_type, body)
         if wire not in pages.NO_BODY_STATUSES:
-            parts.append(b"Content-Type: " + content_type + b"\r\n")
+            if content_type:
+                parts.append(b"Content-Type: " + content_type + b"\r\n")
             if gzipped is None:
                 parts.append(b"Content-Length: %d\r\n" % len(body))
             elif req.method != "HEAD":  # nginx frames no body for HEAD: no chunking
@@ -196,8 +230,15 @@ class GeneratedResponses:
         head = b"".join(parts)
         if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:
             body = b""
-        req.status = wire if status != 494 else 400
+        req.status = wire
         req.bytes_sent += len(head) + len(body)
         req.body_bytes_sent += len(body)
         self.send(head + body)
         self.finish(req)
+
+
+def _default_type(req: Request) -> bytes:
+    """How nginx types a `return` text: default_type (text/plain unless configured)."""
+    if req.plan is None:
+        return b"text/plain"
+    return req.plan.settings.static.default_type.encode("latin-1")

@@ -155,10 +155,7 @@ def _redirect(conn: Any, req: Request, plan: LocationPlan, uri: str, args: str,
                                  f'redirecting to "{uri}"{log_context(req)}')
         conn.respond(req, 500)
         return
-    req.path = uri
-    req.args = args
-    target = quote(uri, safe="/:@!$&'()*+,;=-._~%") + ("?" + args if args else "")
-    req.url = target.encode("latin-1", "replace")  # what a proxy_pass without URI sends
+    set_internal_uri(req, uri, args)
     runtime = req.runtime
     location = runtime.router.find_location(plan.server, uri)
     next_plan = runtime.plans.get(id(location if location is not None else plan.server))
@@ -166,6 +163,15 @@ def _redirect(conn: Any, req: Request, plan: LocationPlan, uri: str, args: str,
         conn.respond(req, 500)
         return
     _enter(conn, req, next_plan, walk)
+
+
+def set_internal_uri(req: Request, uri: str, args: str) -> None:
+    """The request's URI after an internal redirect (try_files, index, error_page): what
+    locations, $uri and a proxy_pass without URI see from now on."""
+    req.path = uri
+    req.args = args
+    target = quote(uri, safe="/:@!$&'()*+,;=-._~%") + ("?" + args if args else "")
+    req.url = target.encode("latin-1", "replace")  # what a proxy_pass without URI sends
 
 
 def _enter(conn: Any, req: Request, target: LocationPlan, walk: _Walk) -> None:
