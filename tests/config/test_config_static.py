@@ -37,8 +37,11 @@ ERRORS = [
     ("gzip-min-length", "gzip_min_length lots;", '"gzip_min_length" directive invalid value',
      3, True),
     ("ssl-protocols-value", "ssl_protocols TLSv9;", 'invalid value "TLSv9"', 3, True),
-    ("autoindex-on", "server {\n autoindex on;\n}",
-     '"autoindex on" is not supported by hotdeploy (directory listings)', 4, False),
+    ("autoindex-flag", "autoindex yes;",
+     'invalid value "yes" in "autoindex" directive, it must be "on" or "off"', 3, True),
+    ("autoindex-format", "autoindex_format yaml;", 'invalid value "yaml"', 3, True),
+    ("autoindex-format-args", "autoindex_format html json;",
+     'invalid number of arguments in "autoindex_format" directive', 3, True),
     ("server-tokens-value", "server_tokens loud;", 'invalid value "loud"', 3, True),
 ]
 

@@ -433,6 +433,11 @@ class StaticSettings:
     log_not_found: bool = True
     server_tokens: str = "on"
     gzip: GzipSettings = field(default_factory=GzipSettings)
+    # ngx_http_autoindex_module: a listing for a directory request no index file answers.
+    autoindex: bool = False
+    autoindex_exact_size: bool = True
+    autoindex_format: Literal["html", "xml", "json", "jsonp"] = "html"
+    autoindex_localtime: bool = False
 
 
 @dataclass(frozen=True, slots=True)

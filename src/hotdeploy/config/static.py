@@ -21,6 +21,7 @@ from hotdeploy.config.variables import compile_template
 GZIP_PROXIED_VALUES = frozenset({"off", "expired", "no-cache", "no-store", "private",
                                  "no_last_modified", "no_etag", "auth", "any"})
 _IMS_VALUES = ("off", "exact", "before")
+_AUTOINDEX_FORMATS = ("html", "xml", "json", "jsonp")
 _TOKENS_VALUES = ("on", "off", "build")
 
 Handler = Callable[[Node, v.Level, Any], None]
@@ -62,12 +63,6 @@ def _index(node: Node, level: v.Level, env: Any) -> None:
         if not name:
             raise node.error(f'index "" in "{node.name}" directive is invalid')
         level.append("static.index", compile_template(name, node.source))
-
-
-def _autoindex(node: Node, level: v.Level, env: Any) -> None:
-    if v.flag(node):
-        raise node.error('"autoindex on" is not supported by hotdeploy (directory listings)')
-    level.set(node, "static.autoindex", False)
 
 
 def _try_files(node: Node, level: v.Level, env: Any) -> None:
@@ -127,7 +122,10 @@ HANDLERS: dict[str, Handler] = {
     "root": _path,
     "alias": _path,
     "index": _index,
-    "autoindex": _autoindex,
+    "autoindex": _flag("static.autoindex"),
+    "autoindex_exact_size": _flag("static.autoindex_exact_size"),
+    "autoindex_format": _enum("static.autoindex_format", _AUTOINDEX_FORMATS),
+    "autoindex_localtime": _flag("static.autoindex_localtime"),
     "try_files": _try_files,
     "types": _types,
     "default_type": _default_type,
@@ -156,7 +154,8 @@ HANDLERS: dict[str, Handler] = {
 
 _PLAIN_FIELDS = ("default_type", "etag", "if_modified_since", "charset", "charset_types",
                  "absolute_redirect", "port_in_redirect", "server_name_in_redirect",
-                 "log_not_found", "server_tokens")
+                 "log_not_found", "server_tokens", "autoindex", "autoindex_exact_size",
+                 "autoindex_format", "autoindex_localtime")
 _GZIP_FIELDS = {"gzip_enabled": "enabled", "gzip_min_length": "min_length",
                 "gzip_comp_level": "comp_level", "gzip_vary": "vary",
                 "gzip_proxied": "proxied"}

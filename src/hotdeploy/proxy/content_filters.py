@@ -57,17 +57,19 @@ def gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.
 
 
 def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,
-              body: bytes) -> tuple[bool, bytes | None]:
-    """gzip for a response the proxy generates (error pages, `return`): (Vary wanted, the
-    compressed chunk-encoded body or None to send `body` as it is). nginx's gzip filter treats
-    those like any response: 200/403/404, a gzip_types type, at least gzip_min_length."""
+              body: bytes, length_known: bool = True) -> tuple[bool, bytes | None]:
+    """gzip for a response the proxy generates (error pages, `return`, listings): (Vary
+    wanted, the compressed chunk-encoded body or None to send `body` as it is). nginx's gzip
+    filter treats those like any response: 200/403/404, a gzip_types type, at least
+    gzip_min_length when the length is known (a listing's is not: full window too)."""
     st = plan.settings.static
-    if not rules.gzip_applies(st, status, content_type.decode(), len(body)):
+    length = len(body) if length_known else -1
+    if not rules.gzip_applies(st, status, content_type.decode(), length):
         return False, None
     vary = st.gzip.vary
     if not gzip_ok(req, st, {}):
         return vary, None
-    compressor = gzip_compressor(st, len(body))
+    compressor = gzip_compressor(st, length)
     data = compressor.compress(body) + compressor.flush()
     return vary, b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
 

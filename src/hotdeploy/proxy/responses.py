@@ -191,11 +191,15 @@ class GeneratedResponses:
         self._dispatch(req)
 
     def _write_generated(self, req: Request, status: int, body: bytes, extra: bytes = b"",
-                         content_type: bytes = b"text/html") -> None:
+                         content_type: bytes = b"text/html", chunked: bool = False) -> None:
+        """`chunked`: sent as nginx sends a body it makes as it goes (a directory listing):
+        no Content-Length, chunked to an HTTP/1.1 client, closed after for HTTP/1.0."""
         plan = req.plan
         wire = pages.wire_status(status)
         if status in pages.CLOSING_STATUSES:
             req.close_after = True
+        if chunked and req.version != "1.1" and req.method != "HEAD":
+            req.close_after = True  # unframed for HTTP/1.0: the body ends with the connection
         keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
         vary, gzipped = False, None
@@ -203,14 +207,16 @@ class GeneratedResponses:
             if plan.settings.static.charset is not None:
                 content_type = with_charset(plan.settings.static, content_type)
             if plan.settings.static.gzip.enabled:
-                vary, gzipped = gzip_page(req, plan, wire, content_type, body)
+                vary, gzipped = gzip_page(req, plan, wire, content_type, body, not chunked)
         if wire not in pages.NO_BODY_STATUSES:
             if content_type:
                 parts.append(b"Content-Type: " + content_type + b"\r\n")
-            if gzipped is None:
+            if gzipped is None and not chunked:
                 parts.append(b"Content-Length: %d\r\n" % len(body))
-            elif req.method != "HEAD":  # nginx frames no body for HEAD: no chunking
+            elif req.method != "HEAD" and req.version == "1.1":  # HEAD: no framing at all
                 parts.append(b"Transfer-Encoding: chunked\r\n")
+                if gzipped is None:
+                    body = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
         parts.append(extra)
         if keep:
             parts.append(b"Connection: keep-alive\r\n")

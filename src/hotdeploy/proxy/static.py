@@ -17,7 +17,7 @@ import stat
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from hotdeploy.proxy import pages
+from hotdeploy.proxy import autoindex, pages
 from hotdeploy.proxy import static_rules as rules
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.content_filters import gzip_compressor, gzip_ok
@@ -227,8 +227,41 @@ def _index(conn: Any, req: Request, plan: LocationPlan, uri: str, walk: _Walk) -
                                      f"directory){log_context(req)}")
         conn.respond(req, 404)
         return
+    if st.autoindex and req.method in ("GET", "HEAD"):
+        _autoindex(conn, req, plan, directory)
+        return
     conn._log_error("error", f'directory index of "{directory}" is forbidden{log_context(req)}')
     conn.respond(req, 403)
+
+
+def _autoindex(conn: Any, req: Request, plan: LocationPlan, directory: str) -> None:
+    """ngx_http_autoindex_handler: the listing, chunked (nginx knows no length up front)."""
+    st = plan.settings.static
+    callback = ""
+    if st.autoindex_format == "jsonp":
+        callback = req.variable("arg_callback")
+        problem = autoindex.callback_problem(callback)
+        if problem:
+            conn._log_error("info", f'client sent {problem}: "{callback}"{log_context(req)}')
+            conn.respond(req, 400)
+            return
+    path = directory.rstrip("/") or "/"
+    try:
+        entries = autoindex.list_directory(path)
+    except OSError as exc:
+        missing = exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
+        denied = exc.errno == errno.EACCES
+        conn._log_error("error" if missing or denied else "crit",
+                        f'opendir() "{path}" failed ({exc.errno}: {exc.strerror})'
+                        f"{log_context(req)}")
+        conn.respond(req, 404 if missing else 403 if denied else 500)
+        return
+    fmt = st.autoindex_format if st.autoindex_format != "jsonp" or callback else "json"
+    charset = (st.charset or "").lower() if fmt == "html" else ""
+    body = autoindex.render(fmt, req.path, entries, exact_size=st.autoindex_exact_size,
+                            localtime=st.autoindex_localtime, utf8=charset == "utf-8",
+                            callback=callback)
+    conn._write_generated(req, 200, body, b"", autoindex.CONTENT_TYPES[fmt], chunked=True)
 
 
 # --- the static handler -------------------------------------------------------------------------
