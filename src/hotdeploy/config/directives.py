@@ -55,7 +55,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     # --- main / events ---------------------------------------------------------------------
     "daemon": (_s({MAIN}, 1, 1),),
     "pid": (_s({MAIN}, 1, 1),),
-    "error_log": (_s({MAIN}, 1, 2),),
+    "error_log": (_s({MAIN, HTTP, SERVER, LOCATION}, 1, 2),),
     "worker_processes": (_s({MAIN}, 1, 1),),
     "worker_cpu_affinity": (_s({MAIN}, 1, MANY),),
     "events": (_b({MAIN}, 0, 0, EVENTS),),

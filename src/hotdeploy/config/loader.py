@@ -18,12 +18,10 @@ from hotdeploy.config.directives import MAIN
 from hotdeploy.config.http import parse_http
 from hotdeploy.config.model import ErrorLog, HttpConfig, LogFormat, MainConfig
 from hotdeploy.config.reader import COMMAND_LINE, Node, ReadState, parse_text, read_text
-from hotdeploy.config.settings import Env
+from hotdeploy.config.settings import Env, error_log_target
 from hotdeploy.config.variables import compile_template
 from hotdeploy.errors import ConfigError
 from hotdeploy.tls.contexts import load_contexts
-
-ERROR_LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
 
 
 @dataclass(slots=True)
@@ -34,19 +32,6 @@ class _Main:
     error_logs: list[ErrorLog] = field(default_factory=list)
     http: HttpConfig | None = None
     seen_events: bool = False
-
-
-def _error_log(node: Node, env: Env) -> ErrorLog:
-    target = node.args[0]
-    if target.startswith(("syslog:", "memory:")):
-        raise node.error(f'error_log "{target}" is not supported by hotdeploy')
-    level = d.DEFAULT_ERROR_LOG_LEVEL
-    if len(node.args) == 2:
-        level = node.args[1]
-        if level not in ERROR_LOG_LEVELS:
-            raise node.error(f'invalid log level "{level}"')
-    path = target if target == "stderr" else env.path(target)
-    return ErrorLog(path, level)
 
 
 def _worker_processes(node: Node) -> int:
@@ -105,7 +90,7 @@ def _main_directive(node: Node, m: _Main) -> None:
     elif node.name == "worker_cpu_affinity":
         _set_once(node, m, "worker_cpu_affinity", _worker_cpu_affinity(node))
     elif node.name == "error_log":
-        m.error_logs.append(_error_log(node, m.env))
+        m.error_logs.append(error_log_target(node, m.env))
     elif node.name == "events":
         _events(node, m)
     elif node.name == "user":

@@ -460,6 +460,7 @@ class HttpSettings:
     add_headers: tuple[AddHeader, ...] = ()
     error_pages: dict[int, ErrorPage] = field(default_factory=dict)
     access_logs: tuple[AccessLog, ...] = ()  # empty = `access_log off`
+    error_logs: tuple[ErrorLog, ...] = ()  # empty = the main context's error_log
     set_real_ip_from: tuple[IPNetwork, ...] = ()
     real_ip_header: str = d.DEFAULT_REAL_IP_HEADER
     real_ip_recursive: bool = False

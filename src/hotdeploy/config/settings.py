@@ -28,6 +28,7 @@ from hotdeploy.config.model import (
     AccessLog,
     AccessRule,
     AddHeader,
+    ErrorLog,
     ErrorPage,
     HttpSettings,
     LogFormat,
@@ -125,6 +126,29 @@ def _error_page(node: Node, level: v.Level, env: Env) -> None:
         if not 300 <= int(code) <= 599:
             raise node.error(f'value "{code}" must be between 300 and 599')
         level.append("error_pages", (int(code), ErrorPage(uri, response, use_upstream)))
+
+
+ERROR_LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
+
+
+def error_log_target(node: Node, env: Env) -> ErrorLog:
+    """One `error_log FILE [LEVEL];` line, in any context."""
+    target = node.args[0]
+    if target.startswith(("syslog:", "memory:")):
+        raise node.error(f'error_log "{target}" is not supported by hotdeploy')
+    level = d.DEFAULT_ERROR_LOG_LEVEL
+    if len(node.args) == 2:
+        level = node.args[1]
+        if level not in ERROR_LOG_LEVELS:
+            raise node.error(f'invalid log level "{level}"')
+    path = target if target == "stderr" else env.path(target)
+    return ErrorLog(path, level)
+
+
+def _error_log(node: Node, level: v.Level, env: Env) -> None:
+    # nginx: the error_log lines of http, a server or a location replace the inherited ones
+    # for the requests there; the main context's serve everything else.
+    level.append("error_logs", error_log_target(node, env))
 
 
 def _access_log(node: Node, level: v.Level, env: Env) -> None:
@@ -282,6 +306,7 @@ HANDLERS: dict[str, Handler] = {
     "add_header": _add_header,
     "error_page": _error_page,
     "access_log": _access_log,
+    "error_log": _error_log,
     "open_log_file_cache": _open_log_file_cache,
     "allow": _access_rule,
     "deny": _access_rule,
@@ -379,7 +404,7 @@ def merge(parent: Effective, level: v.Level) -> Effective:
     settings = parent.settings
     if "keepalive_timeout" in s and "keepalive_header_timeout" not in s:
         plain["keepalive_header_timeout"] = None
-    for key in ("add_headers", "access_logs", "access_rules", "set_real_ip_from"):
+    for key in ("add_headers", "access_logs", "error_logs", "access_rules", "set_real_ip_from"):
         if key in lists:
             plain[key] = tuple(lists[key])
     if "error_pages" in lists:

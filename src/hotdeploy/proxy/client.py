@@ -24,7 +24,7 @@ from hotdeploy.proxy.body_file import BodyFile
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.limiting import release as release_limits
 from hotdeploy.proxy.normalize import normalize_path
-from hotdeploy.proxy.request import Request, log_context
+from hotdeploy.proxy.request import Request, log_context, request_error_log
 from hotdeploy.proxy.response_head import lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.rewrite import process as run_rewrites
@@ -529,9 +529,10 @@ class ClientConnection(GeneratedResponses):
         return runtime.plans[id(end)]
 
     def _script_log(self, level: str, message: str) -> None:
-        error_log = self.holder.current.error_log
+        req = self.cur
+        error_log = (request_error_log(req) if req is not None else None
+                     ) or self.holder.current.error_log
         if error_log.enabled(level):
-            req = self.cur
             context = log_context(req) if req is not None else ""
             error_log.log(level, message + context, self.cid)
 
@@ -862,4 +863,8 @@ class ClientConnection(GeneratedResponses):
             release_limits(req)  # nginx frees the request (and its counts) after the log line
 
     def _log_error(self, level: str, message: str) -> None:
-        self.holder.current.error_log.log(level, message, self.cid)
+        # The request being answered decides the error_log (its location's, or the main).
+        queue = self.queue
+        error_log = (request_error_log(queue[0]) if queue else None
+                     ) or self.holder.current.error_log
+        error_log.log(level, message, self.cid)

@@ -17,7 +17,7 @@ import httptools
 
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
-from hotdeploy.proxy.request import log_context
+from hotdeploy.proxy.request import log_context, request_error_log
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
 from hotdeploy.proxy.upstream import UpstreamConnection
@@ -692,7 +692,7 @@ class Exchange:
 
     # ------------------------------------------------------------------ logging
     def _log(self, level: str, message: str, upstream: bool = True) -> None:
-        error_log = self.runtime.error_log
+        error_log = request_error_log(self.req)
         if not error_log.enabled(level):
             return
         req = self.req

@@ -179,10 +179,19 @@ def compile_format(fmt: LogFormat, getter: Callable[[str], Callable[[Any], str]]
 
 
 class LogFiles:
-    """Access log writers shared by path, so a reload keeps the same open files."""
+    """Access log writers shared by path, and the error logs of http/server/location levels
+    shared by their targets, so a reload keeps the same open files."""
 
     def __init__(self) -> None:
         self.writers: dict[str, AccessLogWriter] = {}
+        # The error logs of http, server and location levels, by their targets.
+        self.error_logs: dict[tuple[tuple[str, str], ...], ErrorLog] = {}
+
+    def error_log(self, targets: tuple[tuple[str, str], ...], pid: int) -> ErrorLog:
+        log = self.error_logs.get(targets)
+        if log is None:
+            log = self.error_logs[targets] = ErrorLog(targets, pid)
+        return log
 
     def get(self, path: str, buffer: int) -> AccessLogWriter:
         writer = self.writers.get(path)
@@ -193,6 +202,8 @@ class LogFiles:
     def reopen(self) -> None:
         for writer in self.writers.values():
             writer.reopen()
+        for log in self.error_logs.values():
+            log.reopen()
 
     def flush(self) -> None:
         for writer in self.writers.values():
@@ -201,3 +212,5 @@ class LogFiles:
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
+        for log in self.error_logs.values():
+            log.close()

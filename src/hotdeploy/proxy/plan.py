@@ -96,6 +96,9 @@ class LocationPlan:
     # `proxy_pass https://`: its proxy_ssl_* settings (config.tls.UpstreamTls), whose context
     # is runtime.config.tls.upstream[upstream_tls]; None: plain HTTP to the upstream.
     upstream_tls: Any = None
+    # The error_log of this location's level (a proxy.logs.ErrorLog): the http, server or
+    # location error_log lines, else the main context's (set by the runtime).
+    error_log: Any = None
     # limit_req / limit_conn of this location (a proxy.limiting.LocationLimits), or None: the
     # request path then does nothing more for them.
     limits: Any = None

@@ -245,6 +245,16 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}" if value >= 0 else "-"
 
 
+def request_error_log(req: Request) -> Any:
+    """The ErrorLog of the request's level (error_log in http, server or location), else the
+    main context's; None for a request that has no runtime yet."""
+    plan = req.plan
+    if plan is not None and plan.error_log is not None:
+        return plan.error_log
+    runtime = req.runtime
+    return runtime.error_log if runtime is not None else None  # None: not yet routed
+
+
 def log_context(req: Request, upstream: str = "") -> str:
     """The tail nginx appends to a request's error log lines (client, server, request, the
     upstream URL when one was chosen, host)."""

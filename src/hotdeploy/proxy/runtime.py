@@ -22,7 +22,7 @@ from hotdeploy.proxy.limiting import ZoneStates
 from hotdeploy.proxy.logs import ErrorLog, LogFiles
 from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.planner import build_plan
-from hotdeploy.proxy.request import log_context
+from hotdeploy.proxy.request import log_context, request_error_log
 from hotdeploy.proxy.upstream import UpstreamPool
 
 POOL_SWEEP_INTERVAL = d.UPSTREAM_POOL_SWEEP_INTERVAL
@@ -86,6 +86,15 @@ class Runtime:
                 self.plans[id(location)] = build_plan(server, location, http.upstreams,
                                                       log_files, config.prefix, *zones)
             self._script_plans(server, http.upstreams, log_files, config.prefix, zones)
+        self._bind_error_logs()
+
+    def _bind_error_logs(self) -> None:
+        """Every plan writes its messages to its level's error_log, or to the main one."""
+        for plan in (*self.plans.values(), *self.returning.values()):
+            targets = plan.settings.error_logs
+            plan.error_log = (self.log_files.error_log(
+                tuple((log.path, log.level) for log in targets), self.error_log.pid)
+                if targets else self.error_log)
 
     def _script_plans(self, server: ServerConfig, upstreams: dict[str, Any],
                       log_files: LogFiles, prefix: str,
@@ -119,9 +128,10 @@ class Runtime:
         plan = req.plan
         if plan is not None and not plan.settings.uninitialized_variable_warn:
             return
-        if self.error_log.enabled("warn"):
-            self.error_log.log("warn", f'using uninitialized "{name}" variable'
-                               + log_context(req), req.cid)
+        error_log = request_error_log(req)
+        if error_log.enabled("warn"):
+            error_log.log("warn", f'using uninitialized "{name}" variable' + log_context(req),
+                          req.cid)
 
     @property
     def logs(self) -> tuple[ErrorLog, LogFiles]:

@@ -13,7 +13,7 @@ from hotdeploy.config.model import ProxyPass, ServerSpec, UpstreamConfig
 from hotdeploy.proxy.dns_client import DnsClient, ResolveError
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.planner import build_plan
-from hotdeploy.proxy.request import log_context
+from hotdeploy.proxy.request import log_context, request_error_log
 from hotdeploy.proxy.variable_target import Target, parse_target
 from hotdeploy.upstream.group import PeerGroup
 
@@ -143,6 +143,6 @@ def _start(client: Any, req: Request, plan: Any,
 
 
 def _log(client: Any, req: Request, message: str) -> None:
-    error_log = req.runtime.error_log
+    error_log = request_error_log(req)
     if error_log.enabled("error"):
         error_log.log("error", message + log_context(req), req.cid)
