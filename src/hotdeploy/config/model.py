@@ -438,6 +438,8 @@ class StaticSettings:
     autoindex_exact_size: bool = True
     autoindex_format: Literal["html", "xml", "json", "jsonp"] = "html"
     autoindex_localtime: bool = False
+    # ngx_http_gzip_static_module: serve FILE.gz as it is (on: to clients that take gzip).
+    gzip_static: Literal["on", "off", "always"] = "off"
 
 
 @dataclass(frozen=True, slots=True)

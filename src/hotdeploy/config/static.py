@@ -22,6 +22,7 @@ GZIP_PROXIED_VALUES = frozenset({"off", "expired", "no-cache", "no-store", "priv
                                  "no_last_modified", "no_etag", "auth", "any"})
 _IMS_VALUES = ("off", "exact", "before")
 _AUTOINDEX_FORMATS = ("html", "xml", "json", "jsonp")
+_GZIP_STATIC_VALUES = ("on", "off", "always")
 _TOKENS_VALUES = ("on", "off", "build")
 
 Handler = Callable[[Node, v.Level, Any], None]
@@ -145,6 +146,7 @@ HANDLERS: dict[str, Handler] = {
     "gzip_comp_level": _gzip_comp_level,
     "gzip_vary": _flag("static.gzip_vary"),
     "gzip_proxied": _gzip_proxied,
+    "gzip_static": _enum("static.gzip_static", _GZIP_STATIC_VALUES),
     # Accepted, no observable effect (docs/configuration.md says why for each).
     "sendfile": _flag("static.sendfile"),
     "tcp_nopush": _flag("static.tcp_nopush"),
@@ -155,7 +157,7 @@ HANDLERS: dict[str, Handler] = {
 _PLAIN_FIELDS = ("default_type", "etag", "if_modified_since", "charset", "charset_types",
                  "absolute_redirect", "port_in_redirect", "server_name_in_redirect",
                  "log_not_found", "server_tokens", "autoindex", "autoindex_exact_size",
-                 "autoindex_format", "autoindex_localtime")
+                 "autoindex_format", "autoindex_localtime", "gzip_static")
 _GZIP_FIELDS = {"gzip_enabled": "enabled", "gzip_min_length": "min_length",
                 "gzip_comp_level": "comp_level", "gzip_vary": "vary",
                 "gzip_proxied": "proxied"}

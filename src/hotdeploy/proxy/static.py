@@ -276,6 +276,11 @@ def _static(conn: Any, req: Request, plan: LocationPlan, uri: str, err: int) -> 
     st = plan.settings.static
     root, alias = _base(conn, req, plan)
     path = _path(req, plan, root, alias, uri)
+    vary = False
+    if st.gzip_static != "off" and method != "POST" and not err:
+        vary = _gzip_static(conn, req, plan, path, uri)
+        if vary is None:
+            return
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
@@ -312,7 +317,44 @@ def _static(conn: Any, req: Request, plan: LocationPlan, uri: str, err: int) -> 
         os.close(fd)
         conn.respond(req, 405)
         return
-    _send_file(conn, req, plan, uri, fd, info, err)
+    _send_file(conn, req, plan, uri, fd, info, err, vary=vary)
+
+
+def _gzip_static(conn: Any, req: Request, plan: LocationPlan, path: str,
+                 uri: str) -> bool | None:
+    """ngx_http_gzip_static_handler: PATH.gz, sent as it is with `Content-Encoding: gzip`,
+    to a client that takes gzip (`always`: to every client). None: answered; else whether
+    the uncompressed file's response gets `Vary` (`on` with gzip_vary and a PATH.gz)."""
+    st = plan.settings.static
+    takes_gzip = st.gzip_static == "always" or gzip_ok(req, st, {})
+    if not takes_gzip and not st.gzip.vary:
+        return False
+    compressed = path + ".gz"
+    try:
+        fd = os.open(compressed, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno not in _NOT_FOUND_ERRNOS:
+            level = "error" if exc.errno in (errno.EACCES, errno.EMLINK, errno.ELOOP) else "crit"
+            conn._log_error(level, f'open() "{compressed}" failed ({exc.errno}: '
+                                   f"{exc.strerror}){log_context(req)}")
+        return False
+    vary = st.gzip_static == "on" and st.gzip.vary
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        conn.respond(req, 500)
+        return None
+    if not takes_gzip or stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        return vary  # nginx marks the response for Vary before it looks at the file type
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        conn._log_error("crit", f'"{compressed}" is not a regular file{log_context(req)}')
+        conn.respond(req, 500)
+        return None
+    _send_file(conn, req, plan, uri, fd, info, vary=vary, encoded=True)
+    return None
 
 
 def _directory_redirect(conn: Any, req: Request, plan: LocationPlan, uri: str) -> None:
@@ -355,7 +397,10 @@ def _head(conn: Any, req: Request, plan: LocationPlan, status: int, before: list
 
 
 def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
-               info: os.stat_result, err: int = 0) -> None:
+               info: os.stat_result, err: int = 0, vary: bool = False,
+               encoded: bool = False) -> None:
+    """`vary`: add `Vary: Accept-Encoding` (gzip_static decided it); `encoded`: the file is
+    URI's .gz (gzip_static), sent whole with `Content-Encoding: gzip`, no ranges."""
     st = plan.settings.static
     size = info.st_size
     mtime = int(info.st_mtime)
@@ -382,15 +427,26 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     head_only = req.method == "HEAD"
     # A HEAD request gets the head of the compressed response (nginx decides before it
     # knows that no body will follow).
-    gzip_on = rules.gzip_applies(st, 200, mime, size)
-    vary = [b"Vary: Accept-Encoding\r\n"] if gzip_on and st.gzip.vary else []
+    gzip_on = not encoded and rules.gzip_applies(st, 200, mime, size)
+    vary_lines = [b"Vary: Accept-Encoding\r\n"] if vary or (gzip_on and st.gzip.vary) else []
     own = {b"last-modified": b""} if tag is None else {b"last-modified": b"", b"etag": b""}
+    if encoded:
+        head = _head(conn, req, plan, 200,
+                     [type_line, b"Content-Length: %d\r\n" % size, last_modified],
+                     [*vary_lines, *etag_line, b"Content-Encoding: gzip\r\n"], 200) + b"\r\n"
+        req.status = 200
+        if head_only:
+            os.close(fd)
+            _finish_inline(conn, req, 200, head, b"")
+            return
+        _start_body(conn, req, head, fd, [(0, size)], None)
+        return
     if gzip_on and gzip_ok(req, st, own):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
                      [type_line, last_modified] if head_only else
                      [type_line, last_modified, b"Transfer-Encoding: chunked\r\n"],
-                     vary + weak, 200) + b"Content-Encoding: gzip\r\n\r\n"
+                     vary_lines + weak, 200) + b"Content-Encoding: gzip\r\n\r\n"
         req.status = 200
         if head_only:
             os.close(fd)
@@ -410,14 +466,14 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     if not ranges:
         head = _head(conn, req, plan, 200,
                      [type_line, b"Content-Length: %d\r\n" % size, last_modified],
-                     vary + etag_line, 200) + b"Accept-Ranges: bytes\r\n\r\n"
+                     vary_lines + etag_line, 200) + b"Accept-Ranges: bytes\r\n\r\n"
         pieces: list[Any] = [(0, size)]
         status = 200
     elif len(ranges) == 1:
         start, end = ranges[0]
         head = _head(conn, req, plan, 206,
                      [type_line, b"Content-Length: %d\r\n" % (end - start), last_modified],
-                     vary + etag_line, 206)
+                     vary_lines + etag_line, 206)
         head += b"Content-Range: bytes %d-%d/%d\r\n\r\n" % (start, end - 1, size)
         pieces = [(start, end - start)]
         status = 206
@@ -436,7 +492,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         multipart = b"Content-Type: multipart/byteranges; boundary=" + boundary + b"\r\n"
         head = _head(conn, req, plan, 206,
                      [multipart, b"Content-Length: %d\r\n" % length, last_modified],
-                     vary + etag_line, 206) + b"\r\n"
+                     vary_lines + etag_line, 206) + b"\r\n"
         status = 206
     req.status = status
     if head_only:
