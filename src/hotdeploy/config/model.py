@@ -443,6 +443,16 @@ class StaticSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Expires:
+    """`expires` (ngx_http_headers_module). kind: "off", "epoch", "max", "access" (now +
+    seconds), "modified" (Last-Modified + seconds) or "daily" (`@TIME`: the next time of day,
+    seconds after local midnight)."""
+
+    kind: str = "off"
+    seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     """Directives valid in http, server and location, merged to the level that uses them."""
 
@@ -463,6 +473,7 @@ class HttpSettings:
     error_pages: dict[int, ErrorPage] = field(default_factory=dict)
     access_logs: tuple[AccessLog, ...] = ()  # empty = `access_log off`
     error_logs: tuple[ErrorLog, ...] = ()  # empty = the main context's error_log
+    expires: Expires = field(default_factory=Expires)
     set_real_ip_from: tuple[IPNetwork, ...] = ()
     real_ip_header: str = d.DEFAULT_REAL_IP_HEADER
     real_ip_recursive: bool = False

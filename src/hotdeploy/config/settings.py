@@ -30,6 +30,7 @@ from hotdeploy.config.model import (
     AddHeader,
     ErrorLog,
     ErrorPage,
+    Expires,
     HttpSettings,
     LogFormat,
     ProxySettings,
@@ -39,6 +40,7 @@ from hotdeploy.config.reader import Node
 from hotdeploy.config.static import HANDLERS as STATIC_HANDLERS
 from hotdeploy.config.static import merge_static
 from hotdeploy.config.variables import compile_template
+from hotdeploy.units import parse_time
 
 NEXT_UPSTREAM_VALUES = frozenset(
     {"error", "timeout", "invalid_header", "http_500", "http_502", "http_503", "http_504",
@@ -143,6 +145,39 @@ def error_log_target(node: Node, env: Env) -> ErrorLog:
             raise node.error(f'invalid log level "{level}"')
     path = target if target == "stderr" else env.path(target)
     return ErrorLog(path, level)
+
+
+def _expires(node: Node, level: v.Level, env: Env) -> None:
+    """ngx_http_headers_expires: [modified] [@|+|-]TIME, or epoch | max | off."""
+    args = node.args
+    if any("$" in arg for arg in args):
+        raise node.error('"expires" with variables is not supported by hotdeploy')
+    invalid = node.error('"expires" directive invalid value')
+    kind, value = "access", args[-1]
+    if len(args) == 2:
+        if args[0] != "modified":
+            raise invalid
+        kind = "modified"
+    elif value in ("epoch", "max", "off"):
+        level.set(node, "expires", Expires(value))
+        return
+    sign = 1
+    if value.startswith("@"):
+        if kind == "modified":
+            raise node.error('"expires" directive daily time cannot be used with "modified" '
+                             "parameter")
+        kind, value = "daily", value[1:]
+    elif value[:1] in ("+", "-"):
+        sign, value = (-1 if value[0] == "-" else 1), value[1:]
+    try:
+        seconds = parse_time(value)
+    except ValueError:
+        raise invalid from None
+    if "ms" in value:  # nginx parses it as a time in seconds: no milliseconds
+        raise invalid
+    if kind == "daily" and seconds > 24 * 60 * 60:
+        raise node.error('"expires" directive daily time value must be less than 24 hours')
+    level.set(node, "expires", Expires(kind, sign * int(seconds)))
 
 
 def _error_log(node: Node, level: v.Level, env: Env) -> None:
@@ -307,6 +342,7 @@ HANDLERS: dict[str, Handler] = {
     "error_page": _error_page,
     "access_log": _access_log,
     "error_log": _error_log,
+    "expires": _expires,
     "open_log_file_cache": _open_log_file_cache,
     "allow": _access_rule,
     "deny": _access_rule,

@@ -75,7 +75,9 @@ class LocationPlan:
     # Derived once (planner.build_plan), read per response by response_head.client_head:
     response_drop: frozenset[bytes] = RESPONSE_HOP  # hop-by-hop + proxy_hide_header
     keepalive_lines: bytes = b"Connection: keep-alive\r\n"  # + keepalive_header
-    add_any: bool = False  # any add_header line at all
+    add_any: bool = False  # any add_header line (or `expires`) at all
+    # `expires` here (a config.model.Expires), None when off: Expires and Cache-Control.
+    expires: Any = None
     request_tail: bytes = b" HTTP/1.0\r\n"  # " " + upstream_version + CRLF + static_set
     hash_key: Template | None = None
     next_upstream: frozenset[str] = field(default_factory=frozenset)

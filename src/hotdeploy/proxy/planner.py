@@ -175,7 +175,9 @@ def build_plan(server: ServerConfig, location: LocationConfig | None,
             plan.rewrite_names = rewrites.names
             plan.response_drop = plan.response_drop | rewrites.names
     plan.keepalive_lines = b"Connection: keep-alive\r\n" + plan.keepalive_header
-    plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic)
+    if settings.expires.kind != "off":
+        plan.expires = settings.expires
+    plan.add_any = bool(plan.add_ok or plan.add_always or plan.add_dynamic or plan.expires)
     plan.gzip = settings.static.gzip.enabled
     plan.charset = settings.static.charset is not None
     if kind == "proxy" and location is not None and location.proxy_pass is not None:

@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+from time import time as wall_seconds
 from typing import TYPE_CHECKING, Final
 
+from hotdeploy.proxy import expires
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.plan import ADD_HEADER_CODES, RESPONSE_HOP, SERVER_HEADER
+from hotdeploy.proxy.static_rules import parse_http_date
 
 if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
@@ -47,8 +50,13 @@ def lower_name(name: bytes) -> bytes:
 ClientHead = tuple[bytes, bool, bool, bool]
 
 
-def add_header_lines(plan: LocationPlan, req: Request, status: int) -> list[bytes]:
+def add_header_lines(plan: LocationPlan, req: Request, status: int, last_modified: int = -1,
+                     expires_done: bool = False) -> list[bytes]:
+    """`expires` (unless the upstream's own headers took its values: `expires_done`), then
+    the add_header lines, in nginx's headers filter order."""
     lines = [plan.add_ok] if status in ADD_HEADER_CODES else []
+    if plan.expires is not None and not expires_done and status in expires.STATUSES:
+        lines.insert(0, expires.lines(plan.expires, int(wall_seconds()), last_modified))
     lines.append(plan.add_always)
     for name, template, always in plan.add_dynamic:
         if always or status in ADD_HEADER_CODES:
@@ -91,6 +99,8 @@ def header_action(plan: LocationPlan, name: bytes) -> int:
             action = HEADER_GENERAL
         else:
             action = HEADER_DROP
+    elif plan.expires is not None and lname in expires.HEADERS:
+        action = HEADER_GENERAL  # replaced in place by `expires` (the general path)
     elif lname == b"content-length":
         action = HEADER_LENGTH
     else:
@@ -173,6 +183,9 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
         # RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; never pass both.
         named = (named or set()) | {b"content-length"}
         has_length = False
+    done = False
+    if plan.expires is not None and status in expires.STATUSES:
+        kept, done = _with_expires(plan, kept)
     for name, value in kept:
         if named and name.lower() in named:
             continue
@@ -194,6 +207,41 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
             parts.append(plan.keepalive_header)
         else:
             parts.append(b"Connection: close\r\n")
-    parts += add_header_lines(plan, req, status)
+    parts += add_header_lines(plan, req, status, _last_modified(kept), done)
     parts.append(b"\r\n")
     return b"".join(parts), has_length or chunked, chunked_out, keep
+
+
+def _last_modified(headers: list[tuple[bytes, bytes]]) -> int:
+    for name, value in headers:
+        if name.lower() == b"last-modified":
+            parsed = parse_http_date(value.decode("latin-1"))
+            return parsed if parsed is not None else -1
+    return -1
+
+
+def _with_expires(plan: LocationPlan, headers: list[tuple[bytes, bytes]],
+                  ) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """ngx_http_set_expires on an upstream's headers: its Expires gets the new value and its
+    first Cache-Control too (the others go); True when both were there, so nothing is added.
+    When only one was there, it is replaced and the other is added at the end."""
+    names = [name.lower() for name, _ in headers]
+    if b"expires" not in names and b"cache-control" not in names:
+        return headers, False
+    value, control = expires.values(plan.expires, int(wall_seconds()), _last_modified(headers))
+    out: list[tuple[bytes, bytes]] = []
+    seen_control = False
+    for (name, old), lname in zip(headers, names, strict=True):
+        if lname == b"expires":
+            out.append((name, value))
+        elif lname == b"cache-control":
+            if not seen_control:
+                out.append((name, control))
+            seen_control = True
+        else:
+            out.append((name, old))
+    if b"expires" not in names:
+        out.append((b"Expires", value))
+    if not seen_control:
+        out.append((b"Cache-Control", control))
+    return out, True

@@ -381,7 +381,7 @@ def _directory_redirect(conn: Any, req: Request, plan: LocationPlan, uri: str) -
 
 
 def _head(conn: Any, req: Request, plan: LocationPlan, status: int, before: list[bytes],
-          after: list[bytes], add_status: int) -> bytes:
+          after: list[bytes], add_status: int, mtime: int = -1) -> bytes:
     """Status line, Server, Date, `before` (entity headers), Connection [+ Keep-Alive],
     `after` (ETag...), the add_header lines for `add_status`, then `tail` lines."""
     keep = conn.keep_alive_for(req)
@@ -392,7 +392,7 @@ def _head(conn: Any, req: Request, plan: LocationPlan, status: int, before: list
         parts.append(b"Connection: close\r\n")
         req.close_after = True
     parts += after
-    parts += add_header_lines(plan, req, add_status)
+    parts += add_header_lines(plan, req, add_status, mtime)  # mtime: `expires modified`
     return b"".join(parts)
 
 
@@ -419,7 +419,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         return
     if outcome == rules.NOT_MODIFIED:
         os.close(fd)
-        head = _head(conn, req, plan, 304, [last_modified], etag_line, 304) + b"\r\n"
+        head = _head(conn, req, plan, 304, [last_modified], etag_line, 304, mtime) + b"\r\n"
         _finish_inline(conn, req, 304, head, b"")
         return
     mime = rules.content_type(st, uri)
@@ -433,7 +433,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     if encoded:
         head = _head(conn, req, plan, 200,
                      [type_line, b"Content-Length: %d\r\n" % size, last_modified],
-                     [*vary_lines, *etag_line, b"Content-Encoding: gzip\r\n"], 200) + b"\r\n"
+                     [*vary_lines, *etag_line, b"Content-Encoding: gzip\r\n"], 200, mtime) + b"\r\n"
         req.status = 200
         if head_only:
             os.close(fd)
@@ -446,7 +446,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         head = _head(conn, req, plan, 200,
                      [type_line, last_modified] if head_only else
                      [type_line, last_modified, b"Transfer-Encoding: chunked\r\n"],
-                     vary_lines + weak, 200) + b"Content-Encoding: gzip\r\n\r\n"
+                     vary_lines + weak, 200, mtime) + b"Content-Encoding: gzip\r\n\r\n"
         req.status = 200
         if head_only:
             os.close(fd)
@@ -466,14 +466,14 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     if not ranges:
         head = _head(conn, req, plan, 200,
                      [type_line, b"Content-Length: %d\r\n" % size, last_modified],
-                     vary_lines + etag_line, 200) + b"Accept-Ranges: bytes\r\n\r\n"
+                     vary_lines + etag_line, 200, mtime) + b"Accept-Ranges: bytes\r\n\r\n"
         pieces: list[Any] = [(0, size)]
         status = 200
     elif len(ranges) == 1:
         start, end = ranges[0]
         head = _head(conn, req, plan, 206,
                      [type_line, b"Content-Length: %d\r\n" % (end - start), last_modified],
-                     vary_lines + etag_line, 206)
+                     vary_lines + etag_line, 206, mtime)
         head += b"Content-Range: bytes %d-%d/%d\r\n\r\n" % (start, end - 1, size)
         pieces = [(start, end - start)]
         status = 206
@@ -492,7 +492,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         multipart = b"Content-Type: multipart/byteranges; boundary=" + boundary + b"\r\n"
         head = _head(conn, req, plan, 206,
                      [multipart, b"Content-Length: %d\r\n" % length, last_modified],
-                     vary_lines + etag_line, 206) + b"\r\n"
+                     vary_lines + etag_line, 206, mtime) + b"\r\n"
         status = 206
     req.status = status
     if head_only:
