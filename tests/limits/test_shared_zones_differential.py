@@ -30,10 +30,8 @@ def _stored(key: bytes) -> bytes:
 
 
 def _req_state(zone: limit_req.ReqZone, stored: bool) -> tuple[object, ...]:
-    if stored:  # the shared store yields stored keys (a long key's digest)
-        keys = list(zone.nodes)  # type: ignore[call-overload]
-    else:
-        keys = [_stored(key) for key in zone.nodes]  # type: ignore[attr-defined]
+    # The shared store yields keys as stored (a long key's digest).
+    keys = [key if stored else _stored(key) for key in zone.nodes]  # type: ignore[attr-defined]
     fields = [(node.excess, node.last, node.count, node.size) for node in _values(zone)]
     return zone.used, len(zone.nodes), keys, fields
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from hotdeploy.proxy import limit_conn, limit_req
+from hotdeploy.proxy.limiting import MAX_CONN_KEY
 from hotdeploy.proxy.slot_table import SlotTable
 from hotdeploy.upstream.zone import MAX_WORKERS
 
@@ -34,7 +35,7 @@ from hotdeploy.upstream.zone import MAX_WORKERS
 # (proxy/limiting.py refuses longer), so they are always stored whole: the master can give back
 # a dead worker's counts key by key.
 REQ_KEY_BYTES = 64
-CONN_KEY_BYTES = 255
+CONN_KEY_BYTES = MAX_CONN_KEY
 
 _I64 = struct.Struct("=q")
 _I32 = struct.Struct("=i")
@@ -335,6 +336,8 @@ def release_worker(rundir: str, worker: int) -> int:
             continue
         name, _, size = entry[len("limit_conn."):].rpartition(".")
         table = SlotTable.open_existing(os.path.join(rundir, entry))
+        if table is None:
+            continue  # being created: it holds nothing yet
         try:
             released += SharedConnZone(name, int(size), table, worker).release_all_held()
         finally:

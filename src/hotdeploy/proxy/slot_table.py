@@ -78,12 +78,14 @@ class SlotTable:
             raise
 
     @classmethod
-    def open_existing(cls, path: str) -> SlotTable:
-        """Open a table another process created, with the geometry its header gives."""
+    def open_existing(cls, path: str) -> SlotTable | None:
+        """Open a table another process created, with the geometry its header gives; None if
+        its creator has not written the header yet (the table is empty)."""
         with open(path, "rb") as fh:
-            magic, slots, _, key_bytes, value_bytes, *_ = _HEADER.unpack(fh.read(_HEADER.size))
-        if magic != MAGIC:
-            raise ValueError(f"{path}: not a slot table")
+            header = fh.read(_HEADER.size)
+        if len(header) < _HEADER.size or header[:len(MAGIC)] != MAGIC:
+            return None
+        _, slots, _, key_bytes, value_bytes, *_ = _HEADER.unpack(header)
         return cls(path, slots, key_bytes, value_bytes)
 
     def _check_or_write_header(self) -> None:
