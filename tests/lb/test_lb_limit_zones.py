@@ -169,3 +169,33 @@ def test_a_killed_workers_limit_conn_counts_are_given_back(three_backends,
     finally:
         balancer.stop()
     assert "released 1 limit_conn counts of worker" in error_log
+
+
+def _reload(balancer, text: str, done: int) -> None:
+    """Write the configuration, SIGHUP, wait for the master and both workers to finish."""
+    balancer.conf.write_text(text)
+    balancer.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while balancer.error_log().count("reconfiguring done") < 3 * done:
+        assert time.monotonic() < deadline, "the reload did not finish"
+        time.sleep(0.05)
+
+
+def test_a_reload_keeps_the_shared_states_unless_the_size_changes(three_backends,
+                                                                  tmp_path: Path) -> None:
+    port = free_port()
+    config = _config(port, three_backends[0].address, "limit_req zone=one burst=3 nodelay;",
+                     "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;")
+    balancer = start_balancer(tmp_path, config, port)
+    try:
+        _wait_children(balancer.process.pid, 2)
+        first = [get(port)[0] for _ in range(6)]
+        _reload(balancer, config + "# same zones\n", 1)
+        kept = [get(port)[0] for _ in range(6)]
+        _reload(balancer, config.replace("zone=one:1m", "zone=one:2m"), 2)
+        resized = [get(port)[0] for _ in range(6)]
+    finally:
+        balancer.stop()
+    assert first == [200] * 4 + [503] * 2
+    assert kept == [503] * 6  # the same states, in both workers
+    assert resized == [200] * 4 + [503] * 2  # a new size: an empty zone
