@@ -31,6 +31,7 @@ from hotdeploy.errors import ConfigError, HotdeployError
 from hotdeploy.lb.listeners import ListenerSet, ListenKey, configured_listens, serve_listener
 from hotdeploy.lb.options import LbOptions
 from hotdeploy.lb.process import HANDLED_SIGNALS, error_log_targets
+from hotdeploy.proxy.limiting import ZoneStates
 from hotdeploy.proxy.logs import ErrorLog
 from hotdeploy.proxy.runtime import Runtime, RuntimeHolder, build_runtime
 from hotdeploy.proxy.server import ConnectionTracker, make_protocol_factory
@@ -62,7 +63,8 @@ class Balancer:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.stopping = loop.create_future()
-        runtime = build_runtime(self.config, None, time.monotonic(), error_log=self.error_log)
+        runtime = build_runtime(self.config, None, time.monotonic(), error_log=self.error_log,
+                                zones=self._limit_zones())
         self.holder = RuntimeHolder(runtime)
         self._start_runtime(runtime)
         for signum, handler in (
@@ -86,6 +88,15 @@ class Balancer:
         code = await self.stopping
         await self._shutdown()
         return code
+
+    def _limit_zones(self) -> ZoneStates | None:
+        """A worker's limit_req / limit_conn zones are files in the master's run directory,
+        shared by every worker; the single process keeps them in its memory."""
+        if self.zone is None:
+            return None
+        from hotdeploy.proxy.shared_limits import SharedZones
+
+        return ZoneStates(maker=SharedZones(self.zone.rundir, self.zone.worker))
 
     def _start_runtime(self, runtime: Runtime) -> None:
         loop = asyncio.get_running_loop()

@@ -42,6 +42,7 @@ from hotdeploy.lb.process import HANDLED_SIGNALS, error_log_targets
 from hotdeploy.lb.worker import bind_cpus, run_worker
 from hotdeploy.lb.zonesync import WORKERS
 from hotdeploy.proxy.logs import ErrorLog
+from hotdeploy.proxy.shared_limits import release_worker
 from hotdeploy.upstream.zone import MAX_WORKERS, ZoneTable
 
 STOP_GRACE = 5.0  # SIGTERM: how long workers may take before SIGKILL
@@ -141,10 +142,23 @@ class Master:
             self.error_log.log("alert" if unasked else "notice", f"worker process {pid} {how}")
             # Its in-flight requests are gone; its statistics stay for the replacement.
             self.table.clear_in_flight(worker.index)
+            self._release_limit_conns(worker.index)
             if unasked:
                 time.sleep(defaults.WORKER_RESPAWN_DELAY)  # no tight loop if it dies at once
         if self.exiting is None:
             self._fill()
+
+    def _release_limit_conns(self, index: int) -> None:
+        """A dead worker's requests no longer count against limit_conn (nginx keeps them)."""
+        try:
+            released = release_worker(self.rundir, index)
+        except (OSError, ValueError) as exc:
+            self.error_log.log("alert", f"could not release the limit_conn counts of worker "
+                                        f"{index}: {exc}")
+            return
+        if released:
+            self.error_log.log("notice", f"released {released} limit_conn counts of worker "
+                                         f"{index}")
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> int:

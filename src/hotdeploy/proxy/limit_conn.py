@@ -6,27 +6,47 @@ requests being processed at once. A key's state is freed when its count drops to
 memory bound is counted in nginx's node sizes (a 4-byte key takes 64 bytes, as the nginx
 documentation says for 64-bit platforms); a full zone rejects, as nginx does.
 
-Pure: no I/O.
+Pure: no I/O. The counts are kept in a `Counts` store: a dict in this process by default;
+proxy/shared_limits.py gives the same algorithm a store in a file all worker processes map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from hotdeploy.proxy.limit_req import slab_size
 
 # rbtree node up to `color` (32 bytes) + the limit_conn node (color, len, conn: 4 bytes) + key.
 NODE_OVERHEAD = 36
 OK, BUSY, ERROR = "ok", "busy", "error"
+# The smallest node a count can take (an empty key): a store of fixed slots needs at most
+# size // SMALLEST_NODE of them before the byte accounting says the zone is full.
+SMALLEST_NODE = slab_size(NODE_OVERHEAD)
+
+
+class Counts(Protocol):
+    """Where a zone keeps its counts (the dict operations the algorithm uses)."""
+
+    def get(self, key: bytes, default: int | None = None, /) -> int | None: ...
+
+    def __setitem__(self, key: bytes, count: int) -> None: ...
+
+    def __delitem__(self, key: bytes) -> None: ...
+
+    def __contains__(self, key: object) -> bool: ...
 
 
 class ConnZone:
-    def __init__(self, name: str, size: int) -> None:
+    # Slab bytes of the counts: 0 until the first count (a class default, not set in __init__,
+    # so that a shared zone can make it a property of its store).
+    used: int = 0
+
+    def __init__(self, name: str, size: int, counts: Counts | None = None) -> None:
         self.name = name
         self.size = size
-        self.used = 0
-        self.counts: dict[bytes, int] = {}
+        self.counts: Counts = {} if counts is None else counts
 
     def acquire(self, key: bytes, limit: int) -> str:
         count = self.counts.get(key)

@@ -3,15 +3,16 @@ the check a location with limits runs before its access rules (nginx's preaccess
 limit_req first, then limit_conn).
 
 A location without `limit_req`/`limit_conn` has `plan.limits = None` and pays nothing else.
-Zones live in this process (hotdeploy lb serves from one process; with several worker
-processes each would count on its own, where nginx shares the zone in shared memory). A
-reload keeps a zone's states when its kind and size stay, as nginx reuses a shared zone.
+Where the zones live is the `ZoneMaker`'s choice: `PrivateZones` (this process's memory: the
+single process of `worker_processes 1`) or proxy/shared_limits.py's `SharedZones` (files every
+worker process maps, as nginx's zones are shared memory). A reload keeps a zone's states when
+its kind and size stay, as nginx reuses a shared zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from hotdeploy.config.model import LimitSettings, LimitZone, Template
 from hotdeploy.proxy import limit_conn, limit_req
@@ -25,12 +26,35 @@ MAX_CONN_KEY = 255
 Zone = limit_req.ReqZone | limit_conn.ConnZone
 
 
-class ZoneStates:
-    """The states of every zone, carried from one configuration generation to the next."""
+class ZoneMaker(Protocol):
+    """Makes the zone a configuration declares anew (kind or size changed, or a new name)."""
 
-    def __init__(self, previous: ZoneStates | None = None) -> None:
+    def req_zone(self, name: str, rate: int, size: int) -> limit_req.ReqZone: ...
+
+    def conn_zone(self, name: str, size: int) -> limit_conn.ConnZone: ...
+
+
+class PrivateZones:
+    """Zones in this process's memory."""
+
+    def req_zone(self, name: str, rate: int, size: int) -> limit_req.ReqZone:
+        return limit_req.ReqZone(name, rate, size)
+
+    def conn_zone(self, name: str, size: int) -> limit_conn.ConnZone:
+        return limit_conn.ConnZone(name, size)
+
+
+class ZoneStates:
+    """The states of every zone, carried from one configuration generation to the next (with
+    the maker of new zones: `maker`, else the previous generation's, else PrivateZones)."""
+
+    def __init__(self, previous: ZoneStates | None = None,
+                 maker: ZoneMaker | None = None) -> None:
         self.old: dict[str, Zone] = dict(previous.zones) if previous is not None else {}
         self.zones: dict[str, Zone] = {}
+        if maker is None:
+            maker = previous.maker if previous is not None else PrivateZones()
+        self.maker = maker
 
     def bind(self, zones: dict[str, LimitZone]) -> None:
         for name, spec in zones.items():
@@ -40,11 +64,11 @@ class ZoneStates:
                     old.rate = spec.rate
                     self.zones[name] = old
                 else:
-                    self.zones[name] = limit_req.ReqZone(name, spec.rate, spec.size)
+                    self.zones[name] = self.maker.req_zone(name, spec.rate, spec.size)
             elif isinstance(old, limit_conn.ConnZone) and old.size == spec.size:
                 self.zones[name] = old
             else:
-                self.zones[name] = limit_conn.ConnZone(name, spec.size)
+                self.zones[name] = self.maker.conn_zone(name, spec.size)
         self.old = {}
 
 

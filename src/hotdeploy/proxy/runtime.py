@@ -270,8 +270,11 @@ def _health_event_logger(error_log: ErrorLog) -> Any:
 
 
 def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
-                  error_log: ErrorLog | None = None) -> Runtime:
-    """Build a generation; peer state, log files and the error log carry over from `previous`."""
+                  error_log: ErrorLog | None = None,
+                  zones: ZoneStates | None = None) -> Runtime:
+    """Build a generation; peer state, log files, the error log and the limit zones carry over
+    from `previous`. `zones`: where the first generation's limit zones live (a worker process
+    passes shared ones; by default they are this process's)."""
     from hotdeploy.config.routing import Router
     from hotdeploy.upstream.rebuild import rebuild_groups
 
@@ -298,7 +301,7 @@ def build_runtime(config: MainConfig, previous: Runtime | None, now: float,
     # the pools of upstreams that no longer exist (or lost `keepalive`).
     runtime = Runtime(config, router, groups, error_log, log_files,
                       previous.pools if previous is not None else None,
-                      previous.limit_zones if previous is not None else None)
+                      previous.limit_zones if previous is not None else zones)
     runtime.health_checks = checks
     if previous is not None:
         # Hand the running checker over; `previous.stop()` must then not stop it.
