@@ -74,6 +74,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "location": (_b({SERVER, LOCATION}, 1, 2, LOCATION),),
     "add_header": (_s(_HSL | {LIF}, 2, 3),),
     "expires": (_s(_HSL | {LIF}, 1, 2),),
+    "internal": (_s({LOCATION}, 0, 0),),
     "error_page": (_s(_HSL, 2, MANY),),
     "access_log": (_s(_HSL, 1, MANY),),
     "log_format": (_s({HTTP}, 2, MANY),),

@@ -479,6 +479,9 @@ class HttpSettings:
     real_ip_recursive: bool = False
     access_rules: tuple[AccessRule, ...] = ()  # allow / deny
     rewrite_log: bool = False  # notice-level lines for the rewrite module's matches
+    # `internal`: only internal redirects (error_page, try_files, index, a rewrite that
+    # changed the URI) may use this location; an external request gets 404. Not inherited.
+    internal: bool = False
     uninitialized_variable_warn: bool = True  # warn when an unassigned `set` variable is read
     proxy: ProxySettings = field(default_factory=ProxySettings)
     limits: LimitSettings = field(default_factory=LimitSettings)  # limit_req, limit_conn

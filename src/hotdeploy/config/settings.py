@@ -343,6 +343,7 @@ HANDLERS: dict[str, Handler] = {
     "access_log": _access_log,
     "error_log": _error_log,
     "expires": _expires,
+    "internal": lambda node, level, env: level.set(node, "internal", True),
     "open_log_file_cache": _open_log_file_cache,
     "allow": _access_rule,
     "deny": _access_rule,
@@ -445,6 +446,7 @@ def merge(parent: Effective, level: v.Level) -> Effective:
             plain[key] = tuple(lists[key])
     if "error_pages" in lists:
         plain["error_pages"] = dict(lists["error_pages"])
+    plain["internal"] = s.get("internal", False)  # nginx keeps it per location
     set_headers = tuple(lists.get("proxy.set_headers", parent.set_headers))
     hide = tuple(lists.get("proxy.hide_headers", parent.hide_headers))
     pass_ = tuple(lists.get("proxy.pass_headers", parent.pass_headers))

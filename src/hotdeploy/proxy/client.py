@@ -493,7 +493,12 @@ class ClientConnection(GeneratedResponses):
         req.runtime = runtime
         plan = runtime.route(self.listen_key, req.host or None, normalized)
         if plan.script and not req.error:
-            plan = self._rewrite(req, plan)
+            if plan.settings.internal and plan.server.rewrites is None:
+                req.error = 404  # `internal`: checked before the location's own rewrites
+            else:
+                plan = self._rewrite(req, plan)
+        if plan.settings.internal and not req.uri_rewritten and not req.error:
+            req.error = 404  # an external request for an `internal` location
         req.plan = plan
         req.server = plan.server
         if self.tls_port and self.ssl_object is None and not req.error:
