@@ -399,6 +399,9 @@ class GzipSettings:
     comp_level: int = 1
     vary: bool = False
     proxied: frozenset[str] = frozenset({"off"})
+    # gzip_disable: User-Agent regexes (case-insensitive), and the "msie6" mask.
+    disable: tuple[re.Pattern[str], ...] = ()
+    disable_msie6: bool = False
 
 
 # ngx_http_core_module's types when a configuration has no `types` block.

@@ -16,6 +16,7 @@ from typing import Any
 from hotdeploy.config import values as v
 from hotdeploy.config.model import StaticSettings
 from hotdeploy.config.reader import Node
+from hotdeploy.config.regex import compile_regex
 from hotdeploy.config.variables import compile_template
 
 GZIP_PROXIED_VALUES = frozenset({"off", "expired", "no-cache", "no-store", "private",
@@ -115,6 +116,14 @@ def _gzip_proxied(node: Node, level: v.Level, env: Any) -> None:
     level.set(node, "static.gzip_proxied", frozenset(node.args))
 
 
+def _gzip_disable(node: Node, level: v.Level, env: Any) -> None:
+    msie6 = "msie6" in node.args
+    patterns = tuple(compile_regex(node, arg, caseless=True) for arg in node.args
+                     if arg != "msie6")
+    level.set(node, "static.gzip_disable", patterns)
+    level.scalars["static.gzip_disable_msie6"] = msie6
+
+
 def _no_effect_number(node: Node, level: v.Level, env: Any) -> None:
     level.set(node, f"static.{node.name}", v.size(node))
 
@@ -146,6 +155,7 @@ HANDLERS: dict[str, Handler] = {
     "gzip_comp_level": _gzip_comp_level,
     "gzip_vary": _flag("static.gzip_vary"),
     "gzip_proxied": _gzip_proxied,
+    "gzip_disable": _gzip_disable,
     "gzip_static": _enum("static.gzip_static", _GZIP_STATIC_VALUES),
     # Accepted, no observable effect (docs/configuration.md says why for each).
     "sendfile": _flag("static.sendfile"),
@@ -160,7 +170,8 @@ _PLAIN_FIELDS = ("default_type", "etag", "if_modified_since", "charset", "charse
                  "autoindex_format", "autoindex_localtime", "gzip_static")
 _GZIP_FIELDS = {"gzip_enabled": "enabled", "gzip_min_length": "min_length",
                 "gzip_comp_level": "comp_level", "gzip_vary": "vary",
-                "gzip_proxied": "proxied"}
+                "gzip_proxied": "proxied", "gzip_disable": "disable",
+                "gzip_disable_msie6": "disable_msie6"}
 
 
 def merge_static(parent: StaticSettings, level: v.Level) -> StaticSettings:

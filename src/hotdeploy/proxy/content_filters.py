@@ -46,14 +46,17 @@ def charset_upstream_head(plan: LocationPlan,
 
 
 def gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.0) -> bool:
-    """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1 and, when it came through a
-    proxy (`Via`), gzip_proxied allows this response (`response`: its lower-case headers)."""
+    """ngx_http_gzip_ok: the client takes gzip over HTTP/1.1, when it came through a proxy
+    (`Via`) gzip_proxied allows this response (`response`: its lower-case headers), and
+    gzip_disable does not name its User-Agent."""
+    gz = st.gzip
     if not rules.gzip_request_ok(req.version, req.header("accept-encoding")):
         return False
-    if not req.header("via"):
-        return True
-    return rules.gzip_proxied_allows(st.gzip.proxied, response,
-                                     bool(req.header("authorization")), now)
+    if req.header("via") and not rules.gzip_proxied_allows(
+            gz.proxied, response, bool(req.header("authorization")), now):
+        return False
+    return not ((gz.disable or gz.disable_msie6)
+                and rules.gzip_disabled(gz, req.header("user-agent")))
 
 
 def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,

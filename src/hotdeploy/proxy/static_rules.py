@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hotdeploy.config.model import DEFAULT_MIME_TYPES, StaticSettings
+from hotdeploy.proxy.user_agent import is_msie6
 
 DEFAULT_ROOT = "html"  # nginx's default root, under the prefix
 DEFAULT_INDEX = "index.html"
@@ -256,8 +257,19 @@ def gzip_applies(settings: StaticSettings, status: int, mime: str, length: int) 
 
 def gzip_request_ok(version: str, accept_encoding: str) -> bool:
     """The request side of ngx_http_gzip_ok: the client takes gzip and speaks HTTP/1.1
-    (gzip_http_version's default); `Via` is judged by `gzip_proxied_allows`."""
+    (gzip_http_version's default); `Via` is judged by `gzip_proxied_allows`, the
+    User-Agent by `gzip_disabled`."""
     return version == "1.1" and _accepts_gzip(accept_encoding)
+
+
+def gzip_disabled(gzip: Any, agent: str) -> bool:
+    """gzip_disable: the msie6 mask (MSIE 4-6 but 6 with SV1) or a regex the User-Agent
+    matches."""
+    if not agent:
+        return False
+    if gzip.disable_msie6 and is_msie6(agent):
+        return True
+    return any(pattern.search(agent) for pattern in gzip.disable)
 
 
 def redirect_location(settings: StaticSettings, uri: str, args: str, scheme: str,
