@@ -161,6 +161,20 @@ def get(port: int, path: str = "/", headers: str = "") -> tuple[int, dict[str, s
     return status, found, body
 
 
+def exchange(port: int, raw: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """`raw` on a new connection, read until the proxy closes it (send `Connection: close`):
+    (status line, header lines but Date and Server, the body as sent)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(raw)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    return (lines[0], [line for line in lines[1:]
+                       if not line.lower().startswith((b"date:", b"server:"))], body)
+
+
 def log_messages(text: str, marker: str) -> list[str]:
     """The error log messages containing `marker`, without the time, pid and connection
     prefix (`2026/01/01 00:00:00 [error] 12#12: *3 `) and loopback ports, which differ

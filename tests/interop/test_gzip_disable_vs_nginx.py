@@ -4,7 +4,6 @@ on generated answers; the same bytes go out either way."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pair_harness as p
@@ -60,15 +59,7 @@ def _get(port: int, path: str, agent: str) -> tuple[bytes, list[bytes], bytes]:
     ua = f"User-Agent: {agent}\r\n" if agent else ""
     raw = (f"GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n{ua}"
            "Connection: close\r\n\r\n").encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=p.IO_TIMEOUT) as sock:
-        sock.sendall(raw)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    return (lines[0], [line for line in lines[1:]
-                       if not line.lower().startswith((b"date:", b"server:"))], body)
+    return p.exchange(port, raw)
 
 
 @pytest.mark.parametrize("agent", sorted(AGENTS))

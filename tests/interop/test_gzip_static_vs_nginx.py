@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 from pathlib import Path
 
 import pair_harness as p
@@ -53,27 +52,10 @@ def _tree(root: Path) -> None:
 def proxies(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gzip_static")
     _tree(tmp / "www")
-    nginx = p.start("nginx", tmp, CONF)
-    try:
-        hotdeploy = p.start("hotdeploy", tmp, CONF)
-    except Exception:
-        nginx.stop()
-        raise
+    nginx, hotdeploy = p.pair(tmp, CONF)
     yield nginx, hotdeploy
     nginx.stop()
     hotdeploy.stop()
-
-
-def _request(port: int, raw: bytes) -> tuple[bytes, list[bytes], bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=p.IO_TIMEOUT) as sock:
-        sock.sendall(raw)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    return (lines[0], [line for line in lines[1:]
-                       if not line.lower().startswith((b"date:", b"server:"))], body)
 
 
 GZ = "Accept-Encoding: gzip\r\n"
@@ -105,8 +87,8 @@ def test_gzip_static_answers_as_nginx(proxies, case):
     line, headers = CASES[case]
     raw = f"{line}\r\nHost: t\r\n{headers}Connection: close\r\n\r\n".encode()
     nginx, hotdeploy = proxies
-    expected = _request(nginx.port, raw)
-    got = _request(hotdeploy.port, raw)
+    expected = p.exchange(nginx.port, raw)
+    got = p.exchange(hotdeploy.port, raw)
     if case == "post":  # nginx's 405 page carries its version in the signature
         assert got[0] == expected[0]
         return

@@ -252,3 +252,22 @@ class SteadyLoad:
 
 def strip_comments(text: str) -> str:
     return re.sub(r"#.*", "", text)
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes `pid` forked (a master's workers), from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(child) for child in text.split()}
+
+
+def wait_children(pid: int, count: int, timeout: float = 10.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = children_of(pid)
+        if len(children) == count:
+            return children
+        time.sleep(0.05)
+    raise AssertionError(f"master {pid} has {children_of(pid)} workers, wanted {count}")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lbtools import free_port, get, start_balancer
+from lbtools import children_of, free_port, get, start_balancer, wait_children
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -56,31 +56,13 @@ def _wait_logged(prefix: Path, count: int, timeout: float = 10.0) -> list[tuple[
     raise AssertionError(f"{len(_served(prefix))} requests logged, wanted {count}")
 
 
-def _children(pid: int) -> set[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return set()
-    return {int(child) for child in text.split()}
-
-
-def _wait_children(pid: int, count: int, timeout: float = 10.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children = _children(pid)
-        if len(children) == count:
-            return children
-        time.sleep(0.05)
-    raise AssertionError(f"master {pid} has {_children(pid)} workers, wanted {count}")
-
-
 def test_limit_req_burst_is_shared_by_both_workers(three_backends, tmp_path: Path) -> None:
     port = free_port()
     config = _config(port, three_backends[0].address, "limit_req zone=one burst=3 nodelay;",
                      "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        workers = _wait_children(balancer.process.pid, 2)
+        workers = wait_children(balancer.process.pid, 2)
         statuses = [get(port)[0] for _ in range(20)]  # each on a new connection
         lines = _wait_logged(tmp_path, 20)
     finally:
@@ -123,7 +105,7 @@ def test_limit_conn_one_holds_across_both_workers(three_backends, tmp_path: Path
                      "limit_conn_zone $binary_remote_addr zone=addr:1m;")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        workers = _wait_children(balancer.process.pid, 2)
+        workers = wait_children(balancer.process.pid, 2)
         statuses = _concurrent(port, "/slow?ms=3000", 12)
         lines = _wait_logged(tmp_path, 12)
         # The count was given back: the next request passes, whichever worker takes it.
@@ -142,7 +124,7 @@ def test_a_killed_workers_limit_conn_counts_are_given_back(three_backends,
                      "limit_conn_zone $binary_remote_addr zone=addr:1m;")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        workers = _wait_children(balancer.process.pid, 2)
+        workers = wait_children(balancer.process.pid, 2)
         deadline = time.monotonic() + 20
         slow: threading.Thread | None = None
         while True:
@@ -159,8 +141,8 @@ def test_a_killed_workers_limit_conn_counts_are_given_back(three_backends,
         for pid in workers:  # the holder is one of them: kill both, no request can leave
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while _children(balancer.process.pid) & workers or len(
-                _children(balancer.process.pid)) < 2:
+        while children_of(balancer.process.pid) & workers or len(
+                children_of(balancer.process.pid)) < 2:
             assert time.monotonic() < deadline, "the killed workers were not replaced"
             time.sleep(0.05)
         while True:
@@ -194,7 +176,7 @@ def test_a_reload_keeps_the_shared_states_unless_the_size_changes(three_backends
                      "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        _wait_children(balancer.process.pid, 2)
+        wait_children(balancer.process.pid, 2)
         first = [get(port)[0] for _ in range(6)]
         _reload(balancer, config + "# same zones\n", 1)
         kept = [get(port)[0] for _ in range(6)]

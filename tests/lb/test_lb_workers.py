@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lbtools import SteadyLoad, free_port, get, start_balancer
+from lbtools import SteadyLoad, children_of, free_port, get, start_balancer, wait_children
 
 SYNC = 0.3  # > several zone ticks (ZONE_SYNC_INTERVAL): time for state to reach every worker
 API = "/api/9/http/upstreams/backend"
@@ -51,24 +51,6 @@ def _access(prefix: Path) -> list[tuple[str, str, str]]:
         return []
     lines = [line.split(" ", 2) for line in path.read_text().splitlines()]
     return [(pid, addr, status) for pid, addr, status in lines if addr != "-"]
-
-
-def _children(pid: int) -> set[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return set()
-    return {int(child) for child in text.split()}
-
-
-def _wait_children(pid: int, count: int, timeout: float = 10.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children = _children(pid)
-        if len(children) == count:
-            return children
-        time.sleep(0.05)
-    raise AssertionError(f"master {pid} has {_children(pid)} workers, wanted {count}")
 
 
 def _spread_requests(port: int, count: int) -> list[int]:
@@ -121,7 +103,7 @@ def test_new_connections_reach_several_workers_and_logs_name_them(three_backends
                               port)
     try:
         master = balancer.process.pid
-        workers = _wait_children(master, 2)
+        workers = wait_children(master, 2)
         assert int(balancer.pid_path.read_text()) == master  # the pid file names the master
         assert set(_spread_requests(port, 60)) == {200}
         served_by = {int(pid) for pid, _, _ in _access(tmp_path)}
@@ -140,7 +122,7 @@ def test_worker_processes_one_is_the_single_process(three_backends, tmp_path: Pa
     port = free_port()
     balancer = start_balancer(tmp_path, _config(port, f"server {a.address};", workers=1), port)
     try:
-        assert _children(balancer.process.pid) == set()
+        assert children_of(balancer.process.pid) == set()
         assert get(port)[0] == 200
         assert {int(pid) for pid, _, _ in _access(tmp_path)} == {balancer.process.pid}
     finally:
@@ -155,7 +137,7 @@ def test_server_failed_in_one_worker_gets_no_traffic_from_any(three_backends, cl
     servers = f"server {a.address}; server {closing_backend.address} max_fails=1 fail_timeout=30s;"
     balancer = start_balancer(tmp_path, _config(port, servers, zone=zone), port)
     try:
-        _wait_children(balancer.process.pid, 2)
+        wait_children(balancer.process.pid, 2)
         for _ in range(10):  # until one worker has tried the closing server once
             assert get(port)[0] == 200  # the failed attempt is passed to the next server
             if closing_backend.accepted:
@@ -185,7 +167,7 @@ def test_api_drain_and_counts_apply_to_all_workers(three_backends, tmp_path: Pat
     balancer = start_balancer(tmp_path, config, port)
     api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=5)
     try:
-        _wait_children(balancer.process.pid, 2)
+        wait_children(balancer.process.pid, 2)
         ids = {p["server"]: p["id"] for p in api.get(API).json()["peers"]}
         # One worker answers the PATCH; all must stop sending to `a`.
         patched = api.patch(f"{API}/servers/{ids[a.address]}", json={"drain": True})
@@ -226,16 +208,16 @@ def test_killed_worker_is_replaced_losing_only_its_requests(three_backends,
                               port)
     try:
         master = balancer.process.pid
-        first = _wait_children(master, 2)
+        first = wait_children(master, 2)
         victim = min(first)
         with SteadyLoad(port, workers=4, max_requests=4000, max_seconds=20) as load:
             load.wait_for(300)
             os.kill(victim, signal.SIGKILL)
             deadline = time.monotonic() + 10
-            while _children(master) in (first, first - {victim}) and time.monotonic() < deadline:
+            while children_of(master) in (first, first - {victim}) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            replaced = _wait_children(master, 2) - first
-            assert len(replaced) == 1 and victim not in _children(master)
+            replaced = wait_children(master, 2) - first
+            assert len(replaced) == 1 and victim not in children_of(master)
             done = load.result.ok + load.result.failed
             load.wait_for(done + 300)
         # At most the killed worker's connections (4 client threads, one connection each)
@@ -258,7 +240,7 @@ def test_ten_reloads_under_load_with_two_workers_fail_no_request(three_backends,
     three = _config(port, f"server {a.address}; server {b.address}; server {c.address};")
     balancer = start_balancer(tmp_path, two, port)
     try:
-        workers = _wait_children(balancer.process.pid, 2)
+        workers = wait_children(balancer.process.pid, 2)
         with SteadyLoad(port, workers=4, max_requests=30000, max_seconds=30) as load:
             load.wait_for(200)
             for index in range(10):
@@ -270,7 +252,7 @@ def test_ten_reloads_under_load_with_two_workers_fail_no_request(three_backends,
         assert load.result.failed == 0, load.result.errors
         assert load.result.ok > 1500
         # Reloaded in place: the same workers, now with the last configuration.
-        assert _children(balancer.process.pid) == workers
+        assert children_of(balancer.process.pid) == workers
         assert {get(port)[2] for _ in range(20)} == {b"a\n", b"b\n"}
         assert balancer.error_log().count("reconfiguring done") >= 10
     finally:
@@ -283,7 +265,7 @@ def test_reload_binds_a_new_address_for_every_worker(three_backends, tmp_path: P
     config = _config(port, f"server {a.address};")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        _wait_children(balancer.process.pid, 2)
+        wait_children(balancer.process.pid, 2)
         balancer.conf.write_text(config.replace(
             f"listen 127.0.0.1:{port};", f"listen 127.0.0.1:{port}; listen 127.0.0.1:{second};"))
         balancer.signal(signal.SIGHUP)
@@ -312,7 +294,7 @@ def test_sigquit_drains_every_worker(three_backends, tmp_path: Path) -> None:
         conn.close()
 
     try:
-        workers = _wait_children(balancer.process.pid, 2)
+        workers = wait_children(balancer.process.pid, 2)
         threads = [threading.Thread(target=slow_request) for _ in range(6)]
         for thread in threads:
             thread.start()
@@ -338,16 +320,16 @@ def test_signal_flags_reach_the_master_and_reload_changes_the_worker_count(
     balancer = start_balancer(tmp_path, two, port)
     try:
         master = balancer.process.pid
-        first = _wait_children(master, 2)
+        first = wait_children(master, 2)
         balancer.conf.write_text(two.replace("worker_processes 2;", "worker_processes 3;"))
         args = ("-p", str(tmp_path), "-c", str(balancer.conf))
         assert run_lb(*args, "-s", "reload").returncode == 0
-        grown = _wait_children(master, 3)
+        grown = wait_children(master, 3)
         assert first < grown  # the two workers stay (reloaded in place); one is added
         assert set(_spread_requests(port, 10)) == {200}
         balancer.conf.write_text(two)
         assert run_lb(*args, "-s", "reload").returncode == 0
-        assert _wait_children(master, 2) == first  # the third retires gracefully
+        assert wait_children(master, 2) == first  # the third retires gracefully
         assert run_lb(*args, "-s", "quit").returncode == 0
         assert balancer.process.wait(10) == 0
     finally:
@@ -399,7 +381,7 @@ def test_health_checks_run_once_and_their_verdict_reaches_every_worker(tmp_path:
         "location / { proxy_pass http://backend; health_check uri=/health interval=200ms; }")
     balancer = start_balancer(tmp_path, config, port)
     try:
-        _wait_children(balancer.process.pid, 3)
+        wait_children(balancer.process.pid, 3)
         time.sleep(0.5)
         start = a.probes
         time.sleep(2.0)
