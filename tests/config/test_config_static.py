@@ -49,6 +49,7 @@ ERRORS = [
     ("expires-daily-modified", "expires modified @1h;",
      '"expires" directive daily time cannot be used with "modified" parameter', 3, True),
     ("gzip-static-value", "gzip_static maybe;", 'invalid value "maybe"', 3, True),
+    ("max-ranges-number", "max_ranges many;", '"max_ranges" directive invalid number', 3, True),
     ("autoindex-format-args", "autoindex_format html json;",
      'invalid number of arguments in "autoindex_format" directive', 3, True),
     ("server-tokens-value", "server_tokens loud;", 'invalid value "loud"', 3, True),

@@ -110,6 +110,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "autoindex_format": (_s(_HSL, 1, 1),),
     "autoindex_localtime": (_s(_HSL, 1, 1),),
     "gzip_static": (_s(_HSL, 1, 1),),
+    "max_ranges": (_s(_HSL, 1, 1),),
     "gzip_disable": (_s(_HSL, 1, MANY),),
     "try_files": (_s({SERVER, LOCATION}, 2, MANY),),
     "types": (_b(set(_HSL), 0, 0, TYPES),),

@@ -443,6 +443,7 @@ class StaticSettings:
     autoindex_localtime: bool = False
     # ngx_http_gzip_static_module: serve FILE.gz as it is (on: to clients that take gzip).
     gzip_static: Literal["on", "off", "always"] = "off"
+    max_ranges: int = -1  # ranges in one request beyond which the whole file is sent; 0: none
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,8 @@ HANDLERS: dict[str, Handler] = {
     "gzip_proxied": _gzip_proxied,
     "gzip_disable": _gzip_disable,
     "gzip_static": _enum("static.gzip_static", _GZIP_STATIC_VALUES),
+    "max_ranges": lambda node, level, env: level.set(node, "static.max_ranges",
+                                                     v.number(node)),
     # Accepted, no observable effect (docs/configuration.md says why for each).
     "sendfile": _flag("static.sendfile"),
     "tcp_nopush": _flag("static.tcp_nopush"),
@@ -167,7 +169,8 @@ HANDLERS: dict[str, Handler] = {
 _PLAIN_FIELDS = ("default_type", "etag", "if_modified_since", "charset", "charset_types",
                  "absolute_redirect", "port_in_redirect", "server_name_in_redirect",
                  "log_not_found", "server_tokens", "autoindex", "autoindex_exact_size",
-                 "autoindex_format", "autoindex_localtime", "gzip_static")
+                 "autoindex_format", "autoindex_localtime", "gzip_static",
+                 "max_ranges")
 _GZIP_FIELDS = {"gzip_enabled": "enabled", "gzip_min_length": "min_length",
                 "gzip_comp_level": "comp_level", "gzip_vary": "vary",
                 "gzip_proxied": "proxied", "gzip_disable": "disable",

@@ -456,9 +456,10 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         return
     ranges = rules.FULL
     range_header = req.header("range")
-    if range_header and len(range_header) >= 7 and range_header[:6].lower() == "bytes=" \
+    if range_header and st.max_ranges != 0 and len(range_header) >= 7 \
+            and range_header[:6].lower() == "bytes=" \
             and rules.if_range_allows(req.header("if-range"), tag, mtime):
-        ranges = rules.parse_ranges(range_header, size)
+        ranges = rules.parse_ranges(range_header, size, st.max_ranges)
     if ranges is rules.UNSATISFIABLE:
         os.close(fd)
         _unsatisfiable(conn, req, plan, size)
@@ -466,7 +467,8 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     if not ranges:
         head = _head(conn, req, plan, 200,
                      [type_line, b"Content-Length: %d\r\n" % size, last_modified],
-                     vary_lines + etag_line, 200, mtime) + b"Accept-Ranges: bytes\r\n\r\n"
+                     vary_lines + etag_line, 200, mtime) + (
+                         b"\r\n" if st.max_ranges == 0 else b"Accept-Ranges: bytes\r\n\r\n")
         pieces: list[Any] = [(0, size)]
         status = 200
     elif len(ranges) == 1:

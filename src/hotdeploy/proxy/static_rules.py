@@ -145,9 +145,10 @@ FULL: list[tuple[int, int]] = []
 UNSATISFIABLE = None
 
 
-def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
+def parse_ranges(value: str, size: int, max_ranges: int = -1) -> list[tuple[int, int]] | None:
     """ngx_http_range_parse: [start, end) pairs; FULL (empty list) to send the whole file;
-    UNSATISFIABLE (None) for 416. A header not starting with `bytes=` means FULL."""
+    UNSATISFIABLE (None) for 416. A header not starting with `bytes=` means FULL, and so does
+    a satisfiable range beyond `max_ranges` (-1: no limit)."""
     if value[:6].lower() != "bytes=":
         return FULL
     text = value[6:]
@@ -206,6 +207,8 @@ def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
         if start < end:
             ranges.append((start, end))
             total += end - start
+            if len(ranges) > max_ranges >= 0:
+                return FULL
         elif start == 0:
             return FULL
         if pos >= n or text[pos] != ",":
