@@ -112,6 +112,7 @@ DIRECTIVES: dict[str, tuple[DirectiveSpec, ...]] = {
     "gzip_static": (_s(_HSL, 1, 1),),
     "max_ranges": (_s(_HSL, 1, 1),),
     "gzip_disable": (_s(_HSL, 1, MANY),),
+    "gzip_http_version": (_s(_HSL, 1, 1),),
     "try_files": (_s({SERVER, LOCATION}, 2, MANY),),
     "types": (_b(set(_HSL), 0, 0, TYPES),),
     "default_type": (_s(_HSL, 1, 1),),

@@ -399,6 +399,7 @@ class GzipSettings:
     comp_level: int = 1
     vary: bool = False
     proxied: frozenset[str] = frozenset({"off"})
+    http_version: str = "1.1"  # gzip_http_version: the lowest client version compressed for
     # gzip_disable: User-Agent regexes (case-insensitive), and the "msie6" mask.
     disable: tuple[re.Pattern[str], ...] = ()
     disable_msie6: bool = False

@@ -156,6 +156,7 @@ HANDLERS: dict[str, Handler] = {
     "gzip_vary": _flag("static.gzip_vary"),
     "gzip_proxied": _gzip_proxied,
     "gzip_disable": _gzip_disable,
+    "gzip_http_version": _enum("static.gzip_http_version", ("1.0", "1.1")),
     "gzip_static": _enum("static.gzip_static", _GZIP_STATIC_VALUES),
     "max_ranges": lambda node, level, env: level.set(node, "static.max_ranges",
                                                      v.number(node)),
@@ -174,6 +175,7 @@ _PLAIN_FIELDS = ("default_type", "etag", "if_modified_since", "charset", "charse
 _GZIP_FIELDS = {"gzip_enabled": "enabled", "gzip_min_length": "min_length",
                 "gzip_comp_level": "comp_level", "gzip_vary": "vary",
                 "gzip_proxied": "proxied", "gzip_disable": "disable",
+                "gzip_http_version": "http_version",
                 "gzip_disable_msie6": "disable_msie6"}
 
 

@@ -50,7 +50,7 @@ def gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.
     (`Via`) gzip_proxied allows this response (`response`: its lower-case headers), and
     gzip_disable does not name its User-Agent."""
     gz = st.gzip
-    if not rules.gzip_request_ok(req.version, req.header("accept-encoding")):
+    if not rules.gzip_request_ok(req.version, req.header("accept-encoding"), gz.http_version):
         return False
     if req.header("via") and not rules.gzip_proxied_allows(
             gz.proxied, response, bool(req.header("authorization")), now):
@@ -62,7 +62,7 @@ def gzip_ok(req: Request, st: Any, response: dict[bytes, bytes], now: float = 0.
 def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes,
               body: bytes, length_known: bool = True) -> tuple[bool, bytes | None]:
     """gzip for a response the proxy generates (error pages, `return`, listings): (Vary
-    wanted, the compressed chunk-encoded body or None to send `body` as it is). nginx's gzip
+    wanted, the compressed body, not yet framed, or None to send `body` as it is). nginx's gzip
     filter treats those like any response: 200/403/404, a gzip_types type, at least
     gzip_min_length when the length is known (a listing's is not: full window too)."""
     st = plan.settings.static
@@ -73,8 +73,7 @@ def gzip_page(req: Request, plan: LocationPlan, status: int, content_type: bytes
     if not gzip_ok(req, st, {}):
         return vary, None
     compressor = gzip_compressor(st, length)
-    data = compressor.compress(body) + compressor.flush()
-    return vary, b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
+    return vary, compressor.compress(body) + compressor.flush()  # framed by the caller
 
 
 def gzip_upstream_head(req: Request, plan: LocationPlan, status: int,

@@ -545,7 +545,10 @@ class Exchange:
             self.compressor = None
             if tail:
                 self.req.body_bytes_sent += len(tail)
-                out += (b"%x\r\n" % len(tail), tail, b"\r\n")
+                if self.out_chunked:
+                    out += (b"%x\r\n" % len(tail), tail, b"\r\n")
+                else:
+                    out.append(tail)  # HTTP/1.0 (gzip_http_version 1.0): unframed
         if self.out_chunked:
             out.append(b"0\r\n\r\n")
         if out:

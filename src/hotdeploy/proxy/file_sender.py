@@ -44,6 +44,8 @@ class FileSender:
         self.fd = fd
         self.pieces = pieces
         self.compressor = compressor
+        # Compressed output is chunk-encoded for HTTP/1.1; HTTP/1.0 gets it unframed.
+        self.chunked = compressor is not None and req.version == "1.1"
         self.index = 0
         self.waiting = False
         self.done = False
@@ -70,7 +72,8 @@ class FileSender:
             data = self.compressor.compress(data)
             if not data:
                 return
-            data = b"%x\r\n" % len(data) + data + b"\r\n"
+            if self.chunked:
+                data = b"%x\r\n" % len(data) + data + b"\r\n"
         self.conn.transport.write(data)
         self.req.bytes_sent += len(data)
         self.req.body_bytes_sent += len(data)
@@ -127,7 +130,8 @@ class FileSender:
             return
         if self.compressor is not None:
             tail = self.compressor.flush()
-            end = (b"%x\r\n" % len(tail) + tail + b"\r\n" if tail else b"") + b"0\r\n\r\n"
+            end = ((b"%x\r\n" % len(tail) + tail + b"\r\n" if tail else b"") + b"0\r\n\r\n"
+                   if self.chunked else tail)
             transport.write(end)
             self.req.bytes_sent += len(end)
             self.req.body_bytes_sent += len(end)

@@ -198,9 +198,6 @@ class GeneratedResponses:
         wire = pages.wire_status(status)
         if status in pages.CLOSING_STATUSES:
             req.close_after = True
-        if chunked and req.version != "1.1" and req.method != "HEAD":
-            req.close_after = True  # unframed for HTTP/1.0: the body ends with the connection
-        keep = self.keep_alive_for(req)
         parts = [pages.status_line(wire), SERVER_HEADER, date_header()]
         vary, gzipped = False, None
         if content_type and plan is not None:  # b"": a body-less page, untyped
@@ -208,6 +205,9 @@ class GeneratedResponses:
                 content_type = with_charset(plan.settings.static, content_type)
             if plan.settings.static.gzip.enabled:
                 vary, gzipped = gzip_page(req, plan, wire, content_type, body, not chunked)
+        if (chunked or gzipped is not None) and req.version != "1.1" and req.method != "HEAD":
+            req.close_after = True  # unframed for HTTP/1.0: the body ends with the connection
+        keep = self.keep_alive_for(req)
         if wire not in pages.NO_BODY_STATUSES:
             if content_type:
                 parts.append(b"Content-Type: " + content_type + b"\r\n")
@@ -215,8 +215,12 @@ class GeneratedResponses:
                 parts.append(b"Content-Length: %d\r\n" % len(body))
             elif req.method != "HEAD" and req.version == "1.1":  # HEAD: no framing at all
                 parts.append(b"Transfer-Encoding: chunked\r\n")
+                data = body if gzipped is None else gzipped
+                framed = b"%x\r\n" % len(data) + data + b"\r\n" if data else b""
                 if gzipped is None:
-                    body = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+                    body = framed + b"0\r\n\r\n"
+                else:
+                    gzipped = framed + b"0\r\n\r\n"
         parts.append(extra)
         if keep:
             parts.append(b"Connection: keep-alive\r\n")

@@ -444,8 +444,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
     if gzip_on and gzip_ok(req, st, own):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
-                     [type_line, last_modified] if head_only else
-                     [type_line, last_modified, b"Transfer-Encoding: chunked\r\n"],
+                     [type_line, last_modified, *_gzip_framing(req, head_only)],
                      vary_lines + weak, 200, mtime) + b"Content-Encoding: gzip\r\n\r\n"
         req.status = 200
         if head_only:
@@ -519,9 +518,7 @@ def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: 
         vary = [b"Vary: Accept-Encoding\r\n"] if st.gzip.vary else []
         if gzip_ok(req, st, {b"etag": b""} if tag else {}):
             weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
-            head = _head(conn, req, plan, status,
-                         [type_line] if head_only else
-                         [type_line, b"Transfer-Encoding: chunked\r\n"],
+            head = _head(conn, req, plan, status, [type_line, *_gzip_framing(req, head_only)],
                          vary + weak, status) + b"Content-Encoding: gzip\r\n\r\n"
             req.status = status
             if head_only:
@@ -560,6 +557,17 @@ def _finish_inline(conn: Any, req: Request, status: int, head: bytes, body: byte
     conn.finish(req)
 
 
+def _gzip_framing(req: Request, head_only: bool) -> list[bytes]:
+    """A compressed file's framing: chunked for HTTP/1.1; for HTTP/1.0 (gzip_http_version
+    1.0) none, and the connection closes after the body. HEAD: none either way."""
+    if head_only:
+        return []
+    if req.version == "1.1":
+        return [b"Transfer-Encoding: chunked\r\n"]
+    req.close_after = True  # read by _head's keep-alive decision
+    return []
+
+
 def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any],
                 compressor: Any) -> None:
     total = sum(len(p) if isinstance(p, bytes) else p[1] for p in pieces)
@@ -575,7 +583,10 @@ def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any]
         os.close(fd)
         if compressor is not None:
             data = compressor.compress(body) + compressor.flush()
-            body = (b"%x\r\n" % len(data) + data + b"\r\n" if data else b"") + b"0\r\n\r\n"
+            if req.version == "1.1":
+                body = (b"%x\r\n" % len(data) + data + b"\r\n" if data else b"") + b"0\r\n\r\n"
+            else:
+                body = data
             req.bytes_sent += len(head) + len(body)
             req.body_bytes_sent += len(body)
             conn.send(head + body)

@@ -258,11 +258,13 @@ def gzip_applies(settings: StaticSettings, status: int, mime: str, length: int) 
     return "*" in gz.types or base in gz.types
 
 
-def gzip_request_ok(version: str, accept_encoding: str) -> bool:
-    """The request side of ngx_http_gzip_ok: the client takes gzip and speaks HTTP/1.1
-    (gzip_http_version's default); `Via` is judged by `gzip_proxied_allows`, the
-    User-Agent by `gzip_disabled`."""
-    return version == "1.1" and _accepts_gzip(accept_encoding)
+def gzip_request_ok(version: str, accept_encoding: str, lowest: str = "1.1") -> bool:
+    """The request side of ngx_http_gzip_ok: the client takes gzip and speaks at least
+    gzip_http_version (1.1 by default; HTTP/0.9 never); `Via` is judged by
+    `gzip_proxied_allows`, the User-Agent by `gzip_disabled`."""
+    if version != "1.1" and not (version == "1.0" and lowest == "1.0"):
+        return False
+    return _accepts_gzip(accept_encoding)
 
 
 def gzip_disabled(gzip: Any, agent: str) -> bool:
