@@ -126,21 +126,28 @@ class SharedNodes:
             yield self.table.stored_key(slot)
 
 
-class SharedReqZone(limit_req.ReqZone):
-    """A ReqZone whose states every worker shares; one lock per lookup / account."""
+class _TableUsage:
+    """A zone's `used` (slab bytes of its nodes) kept in the shared table's header, where
+    every worker sees it (ReqZone and ConnZone read and write the attribute)."""
 
-    def __init__(self, name: str, rate: int, size: int, table: SlotTable) -> None:
-        self.table = table
-        self.shared_nodes = SharedNodes(table)
-        super().__init__(name, rate, size, self.shared_nodes)
+    table: SlotTable
 
-    @property  # type: ignore[override]
+    @property
     def used(self) -> int:
         return self.table.used
 
     @used.setter
     def used(self, value: int) -> None:
         self.table.used = value
+
+
+class SharedReqZone(_TableUsage, limit_req.ReqZone):
+    """A ReqZone whose states every worker shares; one lock per lookup / account."""
+
+    def __init__(self, name: str, rate: int, size: int, table: SlotTable) -> None:
+        self.table = table
+        self.shared_nodes = SharedNodes(table)
+        super().__init__(name, rate, size, self.shared_nodes)
 
     def lookup(self, key: bytes, burst: int, account: bool, now: int,
                ) -> tuple[str, int, limit_req.Node | None]:
@@ -247,21 +254,13 @@ class SharedCounts:
             yield self.table.stored_key(slot), total
 
 
-class SharedConnZone(limit_conn.ConnZone):
+class SharedConnZone(_TableUsage, limit_conn.ConnZone):
     """A ConnZone whose counts every worker shares; one lock per acquire / release."""
 
     def __init__(self, name: str, size: int, table: SlotTable, worker: int) -> None:
         self.table = table
         self.shared_counts = SharedCounts(table, worker)
         super().__init__(name, size, self.shared_counts)
-
-    @property  # type: ignore[override]
-    def used(self) -> int:
-        return self.table.used
-
-    @used.setter
-    def used(self, value: int) -> None:
-        self.table.used = value
 
     def acquire(self, key: bytes, limit: int) -> str:
         self.table.lock()
