@@ -54,9 +54,11 @@ def add_header_lines(plan: LocationPlan, req: Request, status: int, last_modifie
                      expires_done: bool = False) -> list[bytes]:
     """`expires` (unless the upstream's own headers took its values: `expires_done`), then
     the add_header lines, in nginx's headers filter order."""
-    lines = [plan.add_ok] if status in ADD_HEADER_CODES else []
+    lines = []
     if plan.expires is not None and not expires_done and status in expires.STATUSES:
-        lines.insert(0, expires.lines(plan.expires, int(wall_seconds()), last_modified))
+        lines.append(expires.lines(plan.expires, int(wall_seconds()), last_modified))
+    if status in ADD_HEADER_CODES:
+        lines.append(plan.add_ok)
     lines.append(plan.add_always)
     for name, template, always in plan.add_dynamic:
         if always or status in ADD_HEADER_CODES:
@@ -183,9 +185,10 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
         # RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; never pass both.
         named = (named or set()) | {b"content-length"}
         has_length = False
-    done = False
+    done, last_modified = False, -1
     if plan.expires is not None and status in expires.STATUSES:
-        kept, done = _with_expires(plan, kept)
+        last_modified = _last_modified(kept)  # `expires modified` counts from it
+        kept, done = _with_expires(plan, kept, last_modified)
     for name, value in kept:
         if named and name.lower() in named:
             continue
@@ -207,7 +210,7 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
             parts.append(plan.keepalive_header)
         else:
             parts.append(b"Connection: close\r\n")
-    parts += add_header_lines(plan, req, status, _last_modified(kept), done)
+    parts += add_header_lines(plan, req, status, last_modified, done)
     parts.append(b"\r\n")
     return b"".join(parts), has_length or chunked, chunked_out, keep
 
@@ -220,7 +223,7 @@ def _last_modified(headers: list[tuple[bytes, bytes]]) -> int:
     return -1
 
 
-def _with_expires(plan: LocationPlan, headers: list[tuple[bytes, bytes]],
+def _with_expires(plan: LocationPlan, headers: list[tuple[bytes, bytes]], last_modified: int,
                   ) -> tuple[list[tuple[bytes, bytes]], bool]:
     """ngx_http_set_expires on an upstream's headers: its Expires gets the new value and its
     first Cache-Control too (the others go); True when both were there, so nothing is added.
@@ -228,7 +231,7 @@ def _with_expires(plan: LocationPlan, headers: list[tuple[bytes, bytes]],
     names = [name.lower() for name, _ in headers]
     if b"expires" not in names and b"cache-control" not in names:
         return headers, False
-    value, control = expires.values(plan.expires, int(wall_seconds()), _last_modified(headers))
+    value, control = expires.values(plan.expires, int(wall_seconds()), last_modified)
     out: list[tuple[bytes, bytes]] = []
     seen_control = False
     for (name, old), lname in zip(headers, names, strict=True):
