@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from hotdeploy import defaults as d
+from hotdeploy.proxy.chunks import LAST_CHUNK, chunk
 from hotdeploy.proxy.request import log_context
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class FileSender:
             if not data:
                 return
             if self.chunked:
-                data = b"%x\r\n" % len(data) + data + b"\r\n"
+                data = chunk(data)
         self.conn.transport.write(data)
         self.req.bytes_sent += len(data)
         self.req.body_bytes_sent += len(data)
@@ -130,8 +131,7 @@ class FileSender:
             return
         if self.compressor is not None:
             tail = self.compressor.flush()
-            end = ((b"%x\r\n" % len(tail) + tail + b"\r\n" if tail else b"") + b"0\r\n\r\n"
-                   if self.chunked else tail)
+            end = chunk(tail) + LAST_CHUNK if self.chunked else tail
             transport.write(end)
             self.req.bytes_sent += len(end)
             self.req.body_bytes_sent += len(end)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotdeploy.config.model import Return
 from hotdeploy.proxy import pages
+from hotdeploy.proxy.chunks import LAST_CHUNK, chunk
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.content_filters import gzip_page, with_charset
 from hotdeploy.proxy.plan import SERVER_HEADER
@@ -205,22 +206,21 @@ class GeneratedResponses:
                 content_type = with_charset(plan.settings.static, content_type)
             if plan.settings.static.gzip.enabled:
                 vary, gzipped = gzip_page(req, plan, wire, content_type, body, not chunked)
-        if (chunked or gzipped is not None) and req.version != "1.1" and req.method != "HEAD":
+        compressed = gzipped is not None
+        if gzipped is not None:
+            body = gzipped
+            chunked = True  # nginx's gzip filter drops the length
+        if chunked and req.version != "1.1" and req.method != "HEAD":
             req.close_after = True  # unframed for HTTP/1.0: the body ends with the connection
         keep = self.keep_alive_for(req)
         if wire not in pages.NO_BODY_STATUSES:
             if content_type:
                 parts.append(b"Content-Type: " + content_type + b"\r\n")
-            if gzipped is None and not chunked:
+            if not chunked:
                 parts.append(b"Content-Length: %d\r\n" % len(body))
             elif req.method != "HEAD" and req.version == "1.1":  # HEAD: no framing at all
                 parts.append(b"Transfer-Encoding: chunked\r\n")
-                data = body if gzipped is None else gzipped
-                framed = b"%x\r\n" % len(data) + data + b"\r\n" if data else b""
-                if gzipped is None:
-                    body = framed + b"0\r\n\r\n"
-                else:
-                    gzipped = framed + b"0\r\n\r\n"
+                body = chunk(body) + LAST_CHUNK
         parts.append(extra)
         if keep:
             parts.append(b"Connection: keep-alive\r\n")
@@ -233,9 +233,8 @@ class GeneratedResponses:
             parts.append(b"Vary: Accept-Encoding\r\n")
         if plan is not None:
             parts += add_header_lines(plan, req, wire)
-        if gzipped is not None:
+        if compressed:
             parts.append(b"Content-Encoding: gzip\r\n")
-            body = gzipped
         parts.append(b"\r\n")
         head = b"".join(parts)
         if req.method == "HEAD" or wire in pages.NO_BODY_STATUSES:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from hotdeploy.proxy import autoindex, pages
 from hotdeploy.proxy import static_rules as rules
+from hotdeploy.proxy.chunks import LAST_CHUNK, chunk
 from hotdeploy.proxy.clock import date_header
 from hotdeploy.proxy.content_filters import gzip_compressor, gzip_ok
 from hotdeploy.proxy.file_sender import FileSender, read_pieces
@@ -583,10 +584,7 @@ def _start_body(conn: Any, req: Request, head: bytes, fd: int, pieces: list[Any]
         os.close(fd)
         if compressor is not None:
             data = compressor.compress(body) + compressor.flush()
-            if req.version == "1.1":
-                body = (b"%x\r\n" % len(data) + data + b"\r\n" if data else b"") + b"0\r\n\r\n"
-            else:
-                body = data
+            body = chunk(data) + LAST_CHUNK if req.version == "1.1" else data
             req.bytes_sent += len(head) + len(body)
             req.body_bytes_sent += len(body)
             conn.send(head + body)
