@@ -535,8 +535,7 @@ class ClientConnection(GeneratedResponses):
 
     def _script_log(self, level: str, message: str) -> None:
         req = self.cur
-        error_log = (request_error_log(req) if req is not None else None
-                     ) or self.holder.current.error_log
+        error_log = request_error_log(req, self.holder.current.error_log)
         if error_log.enabled(level):
             context = log_context(req) if req is not None else ""
             error_log.log(level, message + context, self.cid)
@@ -870,6 +869,5 @@ class ClientConnection(GeneratedResponses):
     def _log_error(self, level: str, message: str) -> None:
         # The request being answered decides the error_log (its location's, or the main).
         queue = self.queue
-        error_log = (request_error_log(queue[0]) if queue else None
-                     ) or self.holder.current.error_log
-        error_log.log(level, message, self.cid)
+        request_error_log(queue[0] if queue else None, self.holder.current.error_log).log(
+            level, message, self.cid)

@@ -245,14 +245,16 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}" if value >= 0 else "-"
 
 
-def request_error_log(req: Request) -> Any:
+def request_error_log(req: Request | None, default: Any = None) -> Any:
     """The ErrorLog of the request's level (error_log in http, server or location), else the
-    main context's; None for a request that has no runtime yet."""
+    main context's; `default` when there is no request or it has no runtime yet."""
+    if req is None:
+        return default
     plan = req.plan
     if plan is not None and plan.error_log is not None:
         return plan.error_log
     runtime = req.runtime
-    return runtime.error_log if runtime is not None else None  # None: not yet routed
+    return runtime.error_log if runtime is not None else default
 
 
 def log_context(req: Request, upstream: str = "") -> str:
