@@ -425,7 +425,6 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         return
     mime = rules.content_type(st, uri)
     type_line = b"Content-Type: " + mime.encode("latin-1", "replace") + b"\r\n"
-    head_only = req.method == "HEAD"
     # A HEAD request gets the head of the compressed response (nginx decides before it
     # knows that no body will follow).
     gzip_on = not encoded and rules.gzip_applies(st, 200, mime, size)
@@ -435,24 +434,14 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
         head = _head(conn, req, plan, 200,
                      [type_line, b"Content-Length: %d\r\n" % size, last_modified],
                      [*vary_lines, *etag_line, b"Content-Encoding: gzip\r\n"], 200, mtime) + b"\r\n"
-        req.status = 200
-        if head_only:
-            os.close(fd)
-            _finish_inline(conn, req, 200, head, b"")
-            return
-        _start_body(conn, req, head, fd, [(0, size)], None)
+        _send(conn, req, 200, head, fd, [(0, size)], None)
         return
     if gzip_on and gzip_ok(req, st, own):
         weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
         head = _head(conn, req, plan, 200,
-                     [type_line, last_modified, *_gzip_framing(req, head_only)],
+                     [type_line, last_modified, *_gzip_framing(req)],
                      vary_lines + weak, 200, mtime) + b"Content-Encoding: gzip\r\n\r\n"
-        req.status = 200
-        if head_only:
-            os.close(fd)
-            _finish_inline(conn, req, 200, head, b"")
-            return
-        _start_body(conn, req, head, fd, [(0, size)], gzip_compressor(st, size))
+        _send(conn, req, 200, head, fd, [(0, size)], gzip_compressor(st, size))
         return
     ranges = rules.FULL
     range_header = req.header("range")
@@ -496,12 +485,7 @@ def _send_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
                      [multipart, b"Content-Length: %d\r\n" % length, last_modified],
                      vary_lines + etag_line, 206, mtime) + b"\r\n"
         status = 206
-    req.status = status
-    if head_only:
-        os.close(fd)
-        _finish_inline(conn, req, status, head, b"")
-        return
-    _start_body(conn, req, head, fd, pieces, None)
+    _send(conn, req, status, head, fd, pieces, None)
 
 
 def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: int,
@@ -512,31 +496,20 @@ def _send_error_file(conn: Any, req: Request, plan: LocationPlan, uri: str, fd: 
     mime = rules.content_type(st, uri)
     type_line = b"Content-Type: " + mime.encode("latin-1", "replace") + b"\r\n"
     etag_line = [b"ETag: " + tag.encode() + b"\r\n"] if tag is not None else []
-    head_only = req.method == "HEAD"
     if pages.wire_status(status) in pages.CLOSING_STATUSES:
         req.close_after = True
     if rules.gzip_applies(st, status, mime, size):
         vary = [b"Vary: Accept-Encoding\r\n"] if st.gzip.vary else []
         if gzip_ok(req, st, {b"etag": b""} if tag else {}):
             weak = [b"ETag: W/" + tag.encode() + b"\r\n"] if tag is not None else []
-            head = _head(conn, req, plan, status, [type_line, *_gzip_framing(req, head_only)],
+            head = _head(conn, req, plan, status, [type_line, *_gzip_framing(req)],
                          vary + weak, status) + b"Content-Encoding: gzip\r\n\r\n"
-            req.status = status
-            if head_only:
-                os.close(fd)
-                _finish_inline(conn, req, status, head, b"")
-                return
-            _start_body(conn, req, head, fd, [(0, size)], gzip_compressor(st, size))
+            _send(conn, req, status, head, fd, [(0, size)], gzip_compressor(st, size))
             return
         etag_line = vary + etag_line
     head = _head(conn, req, plan, status, [type_line, b"Content-Length: %d\r\n" % size],
                  etag_line, status) + b"\r\n"
-    req.status = status
-    if head_only:
-        os.close(fd)
-        _finish_inline(conn, req, status, head, b"")
-        return
-    _start_body(conn, req, head, fd, [(0, size)], None)
+    _send(conn, req, status, head, fd, [(0, size)], None)
 
 
 def _unsatisfiable(conn: Any, req: Request, plan: LocationPlan, size: int) -> None:
@@ -550,6 +523,17 @@ def _unsatisfiable(conn: Any, req: Request, plan: LocationPlan, size: int) -> No
     _finish_inline(conn, req, 416, head, b"" if req.method == "HEAD" else body)
 
 
+def _send(conn: Any, req: Request, status: int, head: bytes, fd: int, pieces: list[Any],
+          compressor: Any) -> None:
+    """The file's answer: the head alone for HEAD, else the head and `pieces` of the file."""
+    req.status = status
+    if req.method == "HEAD":
+        os.close(fd)
+        _finish_inline(conn, req, status, head, b"")
+        return
+    _start_body(conn, req, head, fd, pieces, compressor)
+
+
 def _finish_inline(conn: Any, req: Request, status: int, head: bytes, body: bytes) -> None:
     req.status = status
     req.bytes_sent += len(head) + len(body)
@@ -558,10 +542,10 @@ def _finish_inline(conn: Any, req: Request, status: int, head: bytes, body: byte
     conn.finish(req)
 
 
-def _gzip_framing(req: Request, head_only: bool) -> list[bytes]:
+def _gzip_framing(req: Request) -> list[bytes]:
     """A compressed file's framing: chunked for HTTP/1.1; for HTTP/1.0 (gzip_http_version
     1.0) none, and the connection closes after the body. HEAD: none either way."""
-    if head_only:
+    if req.method == "HEAD":
         return []
     if req.version == "1.1":
         return [b"Transfer-Encoding: chunked\r\n"]
