@@ -11,7 +11,9 @@ or scaled to K/M/G, rounded half up). `list_directory` reads the directory.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,23 +50,16 @@ def list_directory(path: str) -> list[Entry]:
                 continue
             try:
                 info = item.stat()
-            except (FileNotFoundError, OSError) as exc:
-                if not isinstance(exc, FileNotFoundError) and exc.errno != 40:  # ELOOP
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ELOOP):
                     continue  # nginx skips an entry it may not stat (EACCES)
-                info = item.stat(follow_symlinks=False)
+                info = item.stat(follow_symlinks=False)  # a dangling or looping symlink
             mode = info.st_mode
-            kind = ("directory" if _is_dir(mode) else "file" if _is_reg(mode) else "other")
+            kind = ("directory" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode)
+                    else "other")
             entries.append(Entry(name, kind, int(info.st_mtime), info.st_size))
     entries.sort(key=lambda e: (e.kind != "directory", e.name))
     return entries
-
-
-def _is_dir(mode: int) -> bool:
-    return mode & 0o170000 == 0o040000
-
-
-def _is_reg(mode: int) -> bool:
-    return mode & 0o170000 == 0o100000
 
 
 def callback_problem(name: str) -> str:
