@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import quote_from_bytes
 
+from hotdeploy.proxy.json_escape import escape_json
+
 NAME_WIDTH = 50  # NGX_HTTP_AUTOINDEX_NAME_LEN
 MAX_CALLBACK = 128  # the longest jsonp callback name nginx takes
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_JSON_ESCAPES = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t",
-                 0x08: b"\\b", 0x0C: b"\\f"}
 
 CONTENT_TYPES = {"html": b"text/html", "xml": b"text/xml; charset=utf-8",
                  "json": b"application/json", "jsonp": b"application/javascript"}
@@ -158,18 +158,7 @@ def render_html(uri: str, entries: Sequence[Entry], *, exact_size: bool = True,
 
 
 def _escape_json(data: bytes) -> bytes:
-    if not any(byte < 0x20 or byte in (0x22, 0x5C) for byte in data):
-        return data
-    out = bytearray()
-    for byte in data:
-        escaped = _JSON_ESCAPES.get(byte)
-        if escaped is not None:
-            out += escaped
-        elif byte < 0x20:
-            out += b"\\u00%02x" % byte
-        else:
-            out.append(byte)
-    return bytes(out)
+    return escape_json(data.decode("latin-1")).encode("latin-1")  # bytes as they are
 
 
 def render_json(entries: Sequence[Entry]) -> bytes:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hotdeploy.config.model import LogFormat, Var
+from hotdeploy.proxy.json_escape import escape_json
 
 LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -134,18 +135,6 @@ def _escape_default(value: str) -> str:
     return "".join(out)
 
 
-def _escape_json(value: str) -> str:
-    out = []
-    for ch in value:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def compile_format(fmt: LogFormat, getter: Callable[[str], Callable[[Any], str]]
                    ) -> Callable[[Any], bytes]:
     """A renderer of one access log line (with its newline), the variable lookups resolved once
@@ -165,7 +154,7 @@ def compile_format(fmt: LogFormat, getter: Callable[[str], Callable[[Any], str]]
                 continue
             value = part(ctx)
             if escape == "json":
-                out.append(_escape_json(value))
+                out.append(escape_json(value))
             elif not value:
                 out.append("-")
             elif escape == "default":
