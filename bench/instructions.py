@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions and system calls per proxied request: `hotdeploy lb` against nginx.
 
-    python bench/instructions.py [--seconds 10] [--connections 8] [--python PY]
+    python bench/instructions.py [--seconds 10] [--connections 8] [--python PY] [--keep DIR]
 
 Requests/s on a shared 2-core machine move by ±10% from run to run; these two figures do not.
 Each proxy runs under valgrind's callgrind (user-space instructions, counted exactly) and then
@@ -53,7 +53,8 @@ def _callgrind_totals(files: list[Path]) -> int:
 
 
 def count_instructions(children: Children, work: Path, name: str, cmd: list[str],
-                       ports: Ports, script: Path, seconds: int, connections: int) -> float:
+                       ports: Ports, script: Path, seconds: int, connections: int,
+                       keep: Path | None) -> float:
     out = work / f"cg-{name}"
     out.mkdir()
     if name == "nginx":
@@ -75,6 +76,10 @@ def count_instructions(children: Children, work: Path, name: str, cmd: list[str]
         dumps = sorted(out.glob("cg.*.*"))  # cg.PID.N: one dump per process
         if not dumps or not result.requests:
             raise BenchError(f"{name}: no callgrind dump or no requests ({result.requests})")
+        if keep is not None:  # for callgrind_annotate: where the instructions go
+            keep.mkdir(parents=True, exist_ok=True)
+            for dump in dumps:
+                shutil.copy(dump, keep / f"{name}.{dump.name}")
         return _callgrind_totals(dumps) / result.requests
     finally:
         children.stop(child)
@@ -114,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable,
                         help="the Python that runs `-m hotdeploy lb` (another build's venv)")
     parser.add_argument("--nginx", default="nginx")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="copy the callgrind dumps here (NAME.cg.PID.N) for callgrind_annotate")
+    parser.add_argument("--only", choices=("nginx", "hotdeploy"), default=None,
+                        help="measure one proxy (ratios need both)")
     args = parser.parse_args(argv)
     missing = [t for t in ("valgrind", "callgrind_control", "strace", "wrk", args.nginx)
                if shutil.which(t) is None]
@@ -136,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
                                                "-p", f"{backend_prefix}/"])
         wait_http_ready(backends, ports.backend_a)
         for name, cmd in commands.items():
+            if args.only not in (None, name):
+                continue
             instructions = count_instructions(children, work, name, cmd, ports, script,
-                                              args.seconds, args.connections)
+                                              args.seconds, args.connections, args.keep)
             syscalls, calls = count_syscalls(children, work, name, cmd, ports, script,
                                              args.seconds, args.connections)
             rows.append(Counts(name, instructions, syscalls, calls))
@@ -147,13 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         children.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    base = rows[0]
+    base = rows[0] if rows[0].name == "nginx" else None
     print(f"per request, {args.connections} keep-alive connections, {args.seconds} s measured "
           f"({args.python} for hotdeploy)")
     for row in rows:
         top = ", ".join(f"{k} {v:.2f}" for k, v in row.calls.items())
-        print(f"  {row.name:<10} {row.instructions:>9,.0f} instructions "
-              f"({row.instructions / base.instructions:.2f}x nginx)  "
+        ratio = f"({row.instructions / base.instructions:.2f}x nginx)  " if base else ""
+        print(f"  {row.name:<10} {row.instructions:>9,.0f} instructions {ratio}"
               f"{row.syscalls:.2f} syscalls ({top})")
     return 0
 
