@@ -3,6 +3,8 @@ the pure rules of proxy.wire, then each through a live balancer."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from proxy_harness import raw_exchange
 
@@ -11,6 +13,7 @@ from hotdeploy.proxy.wire import (
     NAME_UNDERSCORE,
     NAME_VALID,
     absolute_form,
+    http11_line,
     lf_request_line,
     name_kind,
     normalize_host,
@@ -67,6 +70,22 @@ def test_lf_request_line_only_fixes_the_line_llhttp_read():
     assert lf_request_line(b"GET /a HTTP/1.1\r\nHost: x\n\n", b"/a") is None  # not a lone LF
     assert lf_request_line(b"GET /b HTTP/1.1\nHost: x\n\n", b"/a") is None  # another request
     assert lf_request_line(b"GET /a HTTP/1.1\rX\n", b"/a") is None  # a bare CR stays refused
+
+
+@pytest.mark.parametrize(("data", "method", "url", "expected"), [
+    (b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", b"GET", b"/a", True),
+    (b"GET /a HTTP/1.1\r\n", b"GET", b"/a", True),
+    (b"GET /a HTTP/1.0\r\nHost: x\r\n\r\n", b"GET", b"/a", False),
+    (b"GET /a HTTP/1.2\r\n", b"GET", b"/a", False),  # read as 1.1, by the parser's path
+    (b"GET /a HTTP/1.1\nHost: x\n\n", b"GET", b"/a", False),  # lone LF: the retry's path
+    (b"\r\nGET /a HTTP/1.1\r\n", b"GET", b"/a", False),  # empty lines before it
+    (b"\nGET /a HTTP/1.1\r\n", b"GET", b"/a", False),
+    (b"GET /a", b"GET", b"/abc", False),  # the URL went on in the next feed
+    (b"", b"GET", b"/a", False),
+    (b"POST /a?b HTTP/1.1\r\n", b"POST", b"/a?b", True),
+])
+def test_http11_line_claims_only_an_exact_request_line(data, method, url, expected):
+    assert http11_line(data, method, url) is expected
 
 
 CONF = """
@@ -173,3 +192,48 @@ async def test_header_name_directives(backends, balancer, directives, underscore
                                 b"X_Forwarded_For: 1.2.3.4\r\nX.A: 1\r\n\r\n")
     seen = b1.requests[0]
     assert (seen.header("x_forwarded_for"), seen.header("x.a")) == (underscore, dotted)
+
+
+async def _responses(port: int, feeds: list[bytes]) -> tuple[int, bool]:
+    """How many responses came for `feeds` (sent 50 ms apart; the backend answers
+    `200 X` with the body `b0`) and whether the balancer closed the connection afterwards."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for feed in feeds:
+        writer.write(feed)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+    raw, closed = b"", False
+    try:
+        async with asyncio.timeout(1.0):
+            while chunk := await reader.read(65536):
+                raw += chunk
+            closed = True
+    except TimeoutError:
+        pass
+    finally:
+        writer.close()
+    assert raw.count(b"HTTP/1.1 ") == raw.count(b"HTTP/1.1 200 X\r\n"), raw
+    return raw.count(b"HTTP/1.1 200 X\r\n"), closed
+
+
+@pytest.mark.parametrize(("feeds", "answered", "closed"), [
+    # pipelined in one feed: only the first request's line opens the feed
+    ([b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.0\r\nHost: a\r\n\r\n"], 2, True),
+    ([b"GET /1 HTTP/1.0\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"], 1, True),
+    ([b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"], 2, False),
+    # the request line cut between two feeds, before and after the version
+    ([b"GET /1 HTTP/1.0\r\nHo", b"st: a\r\n\r\n"], 1, True),
+    ([b"GET /lo", b"ng HTTP/1.0\r\nHost: a\r\n\r\n"], 1, True),
+    ([b"GET /lo", b"ng HTTP/1.1\r\nHost: a\r\n\r\n"], 1, False),
+    ([b"\r\nGET /1 HTTP/1.0\r\nHost: a\r\n\r\n"], 1, True),
+    # llhttp reads Proxy-Connection's tokens as Connection's
+    ([b"GET /1 HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n"], 1, True),
+    ([b"GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"], 1, True),
+])
+async def test_version_and_keep_alive_of_each_request(backends, balancer, feeds, answered,
+                                                      closed):
+    """Each request's version and keep-alive come from its own request line and headers,
+    wherever it begins in the feeds (the front end reads HTTP/1.1 off the feed itself)."""
+    _b1, lb = await _lb(backends, balancer)
+    count, was_closed = await _responses(lb.port, feeds)
+    assert (count, was_closed) == (answered, closed)

@@ -12,8 +12,9 @@ import asyncio
 import itertools
 import socket
 import struct
+import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import httptools
 
@@ -37,6 +38,7 @@ from hotdeploy.proxy.wire import (
     NAME_VALID,
     REQUEST_LENIENCIES,
     absolute_form,
+    http11_line,
     lf_request_line,
     name_kind,
     normalize_host,
@@ -49,31 +51,35 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.server import ConnectionTracker
     from hotdeploy.proxy.tunnel import Tunnel
 
+# Module constants are Final: compiled, a plain module global is a dictionary lookup on
+# every read, a Final one a load (the request path reads several per request).
+monotonic: Final = time.monotonic
 _connection_ids = itertools.count(1)
 
 # Pipelined requests parsed ahead of the one being answered; beyond this we stop reading
 # (back-pressure on a client that pipelines without reading responses).
-PIPELINE_LIMIT = d.PROXY_PIPELINE_LIMIT
+PIPELINE_LIMIT: Final = d.PROXY_PIPELINE_LIMIT
 # Bytes of a pending upgrade request's early data we keep before the upstream answers 101.
-UPGRADE_BUFFER_LIMIT = d.PROXY_UPGRADE_BUFFER_LIMIT
+UPGRADE_BUFFER_LIMIT: Final = d.PROXY_UPGRADE_BUFFER_LIMIT
 
 
 # Request headers the parser callbacks look at; every other header is only stored.
-_SPECIAL_HEADERS = frozenset({b"host", b"expect", b"content-length", b"transfer-encoding",
-                              b"connection"})
+_SPECIAL_HEADERS: Final = frozenset({b"host", b"expect", b"content-length", b"transfer-encoding",
+                              b"connection", b"proxy-connection"})
 
 
 # Method names decoded once (the parser hands bytes to every request).
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+_METHODS: Final = {m.encode(): m
+                   for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 
 # Request header names nginx accepts (letters, digits, '-'), raw -> lower case; names with
 # '_' or other characters are never cached, so they always take the checking path.
-_REQUEST_NAMES: dict[bytes, bytes] = {}
+_REQUEST_NAMES: Final[dict[bytes, bytes]] = {}
 # Host header values -> $host (ngx_http_validate_host); "" caches an invalid one.
-_HOSTS: dict[bytes, str] = {}
-_CACHE_LIMIT = 1024
+_HOSTS: Final[dict[bytes, str]] = {}
+_CACHE_LIMIT: Final = 1024
 # llhttp's refusals of a Transfer-Encoding value: nginx answers those 501.
-_TE_REFUSED = frozenset({"Invalid `Transfer-Encoding` header value",
+_TE_REFUSED: Final = frozenset({"Invalid `Transfer-Encoding` header value",
                          "Request has invalid `Transfer-Encoding`"})
 
 
@@ -81,7 +87,7 @@ class _Abort(Exception):
     """Raised from a parser callback to stop parsing a request that is already answered."""
 
 
-_WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
+_WILDCARDS: Final = frozenset({"0.0.0.0", "::", "*"})
 
 
 class ClientConnection(GeneratedResponses):
@@ -95,6 +101,7 @@ class ClientConnection(GeneratedResponses):
     write_limit = d.DEFAULT_PROXY_BUFFERED_LIMIT  # the transport's current high-water mark
     timed_out = False  # a client timeout ends this connection
     merge_slashes = True  # the default server's `merge_slashes` (nginx reads it there too)
+    line_data = b""  # the feed the request being parsed began in (see on_headers_complete)
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
@@ -151,7 +158,7 @@ class ClientConnection(GeneratedResponses):
         if self.tls_port:
             self.ssl_object = transport.get_extra_info("ssl_object")
         self.cid = next(_connection_ids)
-        self.born = self.loop.time()
+        self.born = monotonic()  # the clock of Request.start and the timers (proxy.timers)
         self.parser = self._new_parser()
         server = self.holder.current.default_server(self.listen_key)
         # nginx sizes header buffers and the header timeout from the default server of the
@@ -184,9 +191,11 @@ class ClientConnection(GeneratedResponses):
             return
         # Timers armed by the parser callbacks are set once, after the whole feed: a request
         # that arrives in one packet arms and disarms its header and body timers without
-        # touching the timer (the deadline is the same: loop.time() is fixed within a callback).
+        # touching the timer (the deadline moves only by the feed's own microseconds).
         self.feeding = True
         retry: bytes | None = None
+        if self.cur is None:
+            self.line_data = data  # a request begins here: its request line opens `data`
         try:
             self.parser.feed_data(data)
             cur = self.cur
@@ -369,7 +378,7 @@ class ClientConnection(GeneratedResponses):
     def on_message_begin(self) -> None:
         self.cur = Request(self.remote_addr, self.remote_port, self.server_addr,
                            self.server_port, self.cid, self.requests + len(self.queue) + 1,
-                           self.loop.time())
+                           monotonic())
         if self.tls_port:
             self.cur.tls = self.ssl_object
         self.head_bytes = 0
@@ -436,6 +445,8 @@ class ClientConnection(GeneratedResponses):
                 req.error = req.error or 501
         elif lname == b"connection":
             req.has_connection = True
+        elif lname == b"proxy-connection":
+            req.proxy_connection = True
 
     def _check_name(self, name: bytes) -> bytes | None:
         """A request header name not seen before: its lower case, or None to drop the line
@@ -461,19 +472,30 @@ class ClientConnection(GeneratedResponses):
         req.headers_done = True
         self.head_bytes = 0
         method = req.method_bytes = parser.get_method()
-        name = _METHODS.get(method)
+        # GET by comparison: a dict lookup hashes the parser's new bytes object first
+        name = "GET" if method == b"GET" else _METHODS.get(method)
         if name is None:
             name = method.decode("latin-1")
             if name == "TRACE":
                 req.error = req.error or 405  # nginx: "client sent TRACE method"
         req.method = name
-        version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            version, status = version_status(version)
-            req.error = status or req.error
-        req.version = version
-        req.keep_alive = parser.should_keep_alive()
-        req.upgrade = parser.should_upgrade()
+        line = self.line_data
+        self.line_data = b""  # a request pipelined behind this one began mid-feed
+        if (not req.has_connection and not req.proxy_connection and method != b"CONNECT"
+                and http11_line(line, method, req.url)):
+            # llhttp's verdicts, known without three method calls on the parser: its close
+            # and upgrade flags come only from Connection/Proxy-Connection tokens (and
+            # CONNECT), so an HTTP/1.1 request without those stays open and upgrades nothing.
+            req.version = "1.1"
+            req.keep_alive = True
+        else:
+            version = parser.get_http_version()
+            if version != "1.1" and version != "1.0":
+                version, status = version_status(version)
+                req.error = status or req.error
+            req.version = version
+            req.keep_alive = parser.should_keep_alive()
+            req.upgrade = parser.should_upgrade()
         raw = req.raw_uri = req.url.decode("latin-1")
         if not raw.startswith("/"):
             raw = self._absolute_form(req, raw)
@@ -721,7 +743,7 @@ class ClientConnection(GeneratedResponses):
         # connection older than keepalive_time get "Connection: close".
         return (settings.keepalive_timeout > 0
                 and self.requests + 1 < settings.keepalive_requests
-                and self.loop.time() - self.born < settings.keepalive_time)
+                and monotonic() - self.born < settings.keepalive_time)
 
     def finish(self, req: Request) -> None:
         """The response to `req` is complete: log it, then the next request or keep-alive."""
@@ -782,7 +804,7 @@ class ClientConnection(GeneratedResponses):
             status = 501 if reason in _TE_REFUSED and not duplicate else 400
         if req is None:
             req = Request(self.remote_addr, self.remote_port, self.server_addr,
-                          self.server_port, self.cid, self.requests + 1, self.loop.time())
+                          self.server_port, self.cid, self.requests + 1, monotonic())
         self.cur = None
         self.parser_dead = True
         if req.error and req in self.queue:

@@ -20,7 +20,7 @@ COMPILED_MODULES = tuple(f"hotdeploy.{name}" for name in (
     "proxy.upstream_request", "proxy.responses", "proxy.request", "proxy.plan", "proxy.clock",
     "upstream.peer", "upstream.group", "upstream.attempt", "proxy.runtime", "config.model",
     "proxy.write_batch", "upstream.eligibility", "balancer.round_robin",
-    "upstream.passive"))
+    "upstream.passive", "proxy.wire"))
 
 
 def source_path(name: str) -> str:

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
@@ -36,7 +36,7 @@ def _refresh_pid() -> None:
 os.register_at_fork(after_in_child=_refresh_pid)
 # Request start times come from the loop's monotonic clock; wall time for $request_time/$msec
 # is derived with this offset instead of a second clock read per request.
-_WALL_OFFSET = time.time() - time.monotonic()
+_WALL_OFFSET: Final = time.time() - time.monotonic()
 NGINX_VERSION = "1.25.0"
 
 
@@ -56,6 +56,7 @@ class Request:  # a config.model.VariableSource
     content_length = -1
     expect_continue = False
     has_connection = False  # a Connection header was sent (may name hop-by-hop ones)
+    proxy_connection = False  # a Proxy-Connection header was sent (llhttp reads its tokens too)
     upgrade = False
     headers_done = False
     complete = False

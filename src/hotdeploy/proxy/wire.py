@@ -1,6 +1,7 @@
 """nginx's request parser rules that llhttp does not apply itself (ngx_http_parse.c,
 ngx_http_request.c), each called only on the rare path: a cache miss, an unusual version or
-method, an absolute-form target, a failed parse.
+method, an absolute-form target, a failed parse. And `http11_line`, the common path's way
+to read the version without asking the parser.
 
 Pure functions: no I/O, no state beyond the bounded caches the caller keeps.
 """
@@ -110,6 +111,16 @@ def version_status(version: str) -> tuple[str, int]:
     if major == "1":
         return ("1.1" if minor >= "1" else "1.0", 0)
     return ("1.0", 400)
+
+
+def http11_line(data: bytes, method: bytes, url: bytes) -> bool:
+    """True when `data`, the feed a request began in, opens with exactly `METHOD SP url SP
+    HTTP/1.1 CRLF` (the method and URL llhttp read): the request is HTTP/1.1. httptools'
+    get_http_version() formats a new string on every call, which costs more than the rest of
+    the request line's handling; False only means asking it. A feed that opens with the empty
+    lines llhttp skips before a request never matches (the URL holds no space)."""
+    at = len(method) + 1 + len(url)
+    return data[at:at + 11] == b" HTTP/1.1\r\n" and data[0] != 13 and data[0] != 10
 
 
 def lf_request_line(data: bytes, url: bytes) -> bytes | None:
