@@ -10,8 +10,7 @@ import asyncio
 import os
 import socket
 import time
-from time import monotonic  # a global: one attribute fetch fewer per call, several per request
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import httptools
 
@@ -36,7 +35,11 @@ if TYPE_CHECKING:
 
 
 # $upstream_status text for the usual codes, without a str() per response.
-_STATUS_TEXT = {code: str(code) for code in range(100, 600)}
+# Module constants are Final: compiled, a plain module global is a dictionary lookup on
+# every read, a Final one a load (the request path reads several per request).
+monotonic: Final = time.monotonic
+_RETRYABLE: Final = RETRYABLE_STATUSES
+_STATUS_TEXT: Final = {code: str(code) for code in range(100, 600)}
 
 
 class _Stop(Exception):
@@ -100,7 +103,7 @@ class Exchange:
         self.pool = runtime.pools.get(plan.upstream) if plan.upstream_keepalive else None
         key = plan.hash_key.render(req) if plan.hash_key is not None else None
         self.attempt = Attempt(req.remote_addr, key)
-        self.started = client.loop.time()  # proxy_next_upstream_timeout counts from here
+        self.started = monotonic()  # proxy_next_upstream_timeout counts from here
         if not req.complete and not proxy.request_buffering:
             # proxy_request_buffering off: the body is forwarded while it arrives (not for a
             # chunked body to an HTTP/1.0 upstream: without a length it must be buffered,
@@ -175,7 +178,7 @@ class Exchange:
         self.attempt_started = now
         self.header_time = -1.0
         self.up_sent = 0
-        conn = self.pool.take(peer, self.loop.time()) if self.pool is not None else None
+        conn = self.pool.take(peer, now) if self.pool is not None else None
         if conn is not None:
             self.reused = True
             self.connect_time = 0.0  # a cached connection: nothing to connect (nginx: 0.000)
@@ -209,11 +212,11 @@ class Exchange:
         try:
             if tls is None:
                 _, conn = await loop.create_connection(  # type: ignore[type-var]
-                    lambda: UpstreamConnection(peer, loop.time(), tracker), peer.spec.host,
+                    lambda: UpstreamConnection(peer, monotonic(), tracker), peer.spec.host,
                     peer.spec.port)
             else:  # proxy_pass https://
                 _, conn = await open_tls(
-                    loop, lambda: UpstreamConnection(peer, loop.time(), tracker),
+                    loop, lambda: UpstreamConnection(peer, monotonic(), tracker),
                     peer.spec.host, peer.spec.port, self.runtime.config.tls.upstream[tls], tls)
         except BaseException as exc:
             tracker.upstream -= 1  # no connection: UpstreamConnection never took over the count
@@ -256,7 +259,8 @@ class Exchange:
                 body += b"0\r\n\r\n"
             self.body_sent = bool(body)
             payload += body
-        if self.stream_mode or self.body_file is not None:
+        direct = self.stream_mode or self.body_file is not None
+        if direct:
             transport.write(payload)  # more follows: the body as it arrives or from its file
         else:
             self.client.batch.write(transport, payload)  # see write_batch
@@ -267,7 +271,9 @@ class Exchange:
         if self.body_file is not None:
             self.file_offset = 0  # each attempt replays the body from the start of the file
             self._pump()
-        if transport.get_write_buffer_size():
+        # A batched payload is not written yet, and the transport (a fresh or idle pooled
+        # connection) holds nothing else: only a direct write can have left bytes behind.
+        if direct and transport.get_write_buffer_size():
             # proxy_send_timeout: between two successive writes while the request is sent;
             # proxy_read_timeout starts once it is (see upstream_resume_writing).
             self.phase = "sending"
@@ -388,7 +394,7 @@ class Exchange:
                 and self._head_size() > self.plan.header_limit:
             self.after_stop = self._too_big_header
             raise _Stop
-        kind = RETRYABLE_STATUSES.get(status)
+        kind = _RETRYABLE.get(status)
         next_upstream = self.plan.next_upstream
         if kind is not None and kind in next_upstream:
             decision = self._decide(kind)
@@ -561,13 +567,11 @@ class Exchange:
             self.conn = None
             pool = self.pool
             plan = self.plan
-            # loop.time() is the clock of the pool's idle/created stamps
-            loop_now = self.loop.time()
             if (reuse and pool is not None and self.parser.should_keep_alive()
                     and conn.requests < plan.upstream_keepalive_requests
-                    and loop_now - conn.created < plan.upstream_keepalive_time
+                    and now - conn.created < plan.upstream_keepalive_time
                     and conn.transport is not None):
-                pool.put(conn, loop_now)
+                pool.put(conn, now)  # the pool's stamps are on time.monotonic(), as `now`
             else:
                 conn.close()
         group: PeerGroup = self.group
@@ -618,7 +622,7 @@ class Exchange:
         proxy = self.proxy
         return decide(kind, self.plan.next_upstream, self.req.method, self.sent,
                       self.response_started, self.tries, proxy.next_upstream_tries,
-                      self.group.max_tries, self.loop.time() - self.started,
+                      self.group.max_tries, monotonic() - self.started,
                       proxy.next_upstream_timeout, body_streamed=self.body_sent)
 
     def _close_attempt(self) -> None:

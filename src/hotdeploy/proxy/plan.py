@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from hotdeploy import defaults as d
 from hotdeploy.config.model import HttpSettings, LocationConfig, Return, ServerConfig, Template
@@ -20,22 +20,22 @@ from hotdeploy.config.model import HttpSettings, LocationConfig, Return, ServerC
 # Request headers never forwarded as the client sent them: hop-by-hop per RFC 9110 §7.6.1
 # (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), plus
 # the ones nginx's proxy module clears or recomputes by default (Expect, Content-Length, Host).
-REQUEST_DROP = frozenset({
+REQUEST_DROP: Final = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
     b"transfer-encoding", b"upgrade", b"expect", b"content-length", b"host",
 })
 
 # Response headers that describe the upstream hop, not the response (RFC 9110 §7.6.1); the
 # proxy writes its own Connection / Transfer-Encoding / Keep-Alive for the client hop.
-RESPONSE_HOP = frozenset({
+RESPONSE_HOP: Final = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
     b"transfer-encoding", b"upgrade",
 })
 
 # add_header applies to these codes unless `always` (ngx_http_headers_module docs).
-ADD_HEADER_CODES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
+ADD_HEADER_CODES: Final = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
 
-SERVER_HEADER = b"Server: hotdeploy\r\n"
+SERVER_HEADER: Final = b"Server: hotdeploy\r\n"
 
 
 @dataclass(slots=True)

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from hotdeploy.proxy.plan import LocationPlan
     from hotdeploy.proxy.request import Request
 
-CONNECTION_TOKENS_KEPT = frozenset({b"close", b"keep-alive", b"upgrade"})
+CONNECTION_TOKENS_KEPT: Final = frozenset({b"close", b"keep-alive", b"upgrade"})
 # Upstream Connection header values that name no other header (lower-case, whole value).
-CONNECTION_VALUES_PLAIN = frozenset({b"close", b"keep-alive"})
+CONNECTION_VALUES_PLAIN: Final = frozenset({b"close", b"keep-alive"})
 
 
 # Header names as received -> lower case. Lowering allocates a new bytes object per header;
@@ -68,15 +68,13 @@ def add_header_lines(plan: LocationPlan, req: Request, status: int, last_modifie
     return lines
 
 
-# Status lines are formatted once per code, not once per response.
-_STATUS_LINES: dict[int, bytes] = {}
+# `HTTP/1.1 NNN ` for each status code llhttp can read (100-999), formatted once: a list
+# indexed by the code costs a bounds check, where a dict lookup first boxes the code.
+_STATUS_LINES: Final = [b"HTTP/1.1 %d " % status for status in range(1000)]
 
 
 def _status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = b"HTTP/1.1 %d " % status
-    return line
+    return _STATUS_LINES[status] if 0 <= status < 1000 else b"HTTP/1.1 %d " % status
 
 
 # What client_head does with an upstream response header (LocationPlan.header_actions).
@@ -162,7 +160,7 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
     hide = plan.hide
     has_length = chunked = False
     named: set[bytes] | None = None
-    parts = [b"HTTP/1.1 %d " % status, reason, b"\r\n", SERVER_HEADER, date_header()]
+    parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
     kept: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         lname = name.lower()

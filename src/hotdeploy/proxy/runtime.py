@@ -53,9 +53,13 @@ class Runtime:
         self.zone: Any = None  # lb/zonesync.ZoneSync with worker_processes N, else None
         self.variable_pass: Any = None  # proxy/variable_pass.VariablePass, made on first use
         self._servers: dict[tuple[tuple[str, int], str | None], ServerConfig] = {}
-        # (listen, host, normalized path) -> plan: the configuration is immutable for this
+        # listen -> host -> normalized path -> plan: the configuration is immutable for this
         # generation, so the answer of nginx's server + location search never changes.
-        self._routes: dict[tuple[tuple[str, int], str | None, str], LocationPlan] = {}
+        # Nested rather than keyed by one (listen, host, path) tuple: that tuple was built,
+        # hashed and compared element by element on every request; here only the path (a new
+        # string) is hashed, and the listen and host keys are usually the very objects stored.
+        self._routes: dict[tuple[str, int], dict[str | None, dict[str, LocationPlan]]] = {}
+        self._routes_held = 0  # plans in _routes (bounded by ROUTE_CACHE_SIZE)
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.limit_zones = ZoneStates(previous_zones)  # limit_req / limit_conn states
@@ -141,14 +145,19 @@ class Runtime:
     def route(self, listen_key: tuple[str, int], host: str | None, path: str) -> LocationPlan:
         """The plan for a request: server by Host, then location by path (nginx's order).
         A server-level `return` runs before location matching."""
-        routes = self._routes
-        plan = routes.get((listen_key, host, path))
-        if plan is not None:
-            return plan
+        by_host = self._routes.get(listen_key)
+        if by_host is not None:
+            by_path = by_host.get(host)
+            if by_path is not None:
+                plan = by_path.get(path)
+                if plan is not None:
+                    return plan
         plan = self._route(listen_key, host, path)
-        if len(routes) >= ROUTE_CACHE_SIZE:
-            routes.clear()  # bounded: a client spraying paths cannot grow it
-        routes[(listen_key, host, path)] = plan
+        if self._routes_held >= ROUTE_CACHE_SIZE:
+            self._routes.clear()  # bounded: a client spraying paths or hosts cannot grow it
+            self._routes_held = 0
+        self._routes.setdefault(listen_key, {}).setdefault(host, {})[path] = plan
+        self._routes_held += 1
         return plan
 
     def _route(self, listen_key: tuple[str, int], host: str | None, path: str) -> LocationPlan:
@@ -199,7 +208,7 @@ class Runtime:
     def _sweep(self) -> None:
         if self._loop is None:
             return
-        now = self._loop.time()
+        now = time.monotonic()  # the clock of the pools' stamps (Exchange)
         for pool in self.pools.values():
             pool.expire(now)
         self.log_files.flush()  # `access_log ... buffer=`: lines wait at most about a second

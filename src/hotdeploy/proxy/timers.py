@@ -3,12 +3,22 @@
 nginx re-arms a timer on every read/write; re-creating an asyncio TimerHandle per packet would
 cost more than the proxying itself. `Deadline` keeps one handle and only moves a float on reset:
 when the handle fires early it re-schedules itself for the current deadline.
+
+Deadlines are on time.monotonic(), the clock the loop's own time is read from (libuv's
+uv_now, CLOCK_MONOTONIC in milliseconds, cached per iteration): reading it directly is a
+plain call, where loop.time() is a method call on an untyped object, and a deadline may only
+come a millisecond later than the loop's clock would have put it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from time import monotonic as _monotonic
+from typing import Final
+
+# Final: compiled, a read of a plain module global is a dictionary lookup.
+monotonic: Final = _monotonic
 
 
 class Deadline:
@@ -23,7 +33,7 @@ class Deadline:
 
     def set(self, timeout: float) -> None:
         """Fire `timeout` seconds from now (replacing any earlier deadline)."""
-        when = self.when = self._loop.time() + timeout
+        when = self.when = monotonic() + timeout
         if self._handle is None or self._at > when:
             if self._handle is not None:
                 self._handle.cancel()
@@ -44,7 +54,7 @@ class Deadline:
         when = self.when
         if when == 0.0:
             return
-        if self._loop.time() < when:
+        if monotonic() < when:
             self._at = when
             self._handle = self._loop.call_at(when, self._fire)
             return
