@@ -235,21 +235,39 @@ def start_proxy(children: Children, setup: Setup, name: str, core: int | None,
     return proxy
 
 
+REUSE_RUN, REUSE_SETTLE = 3, 1.0  # seconds: the traced run, and its start not counted
+
+
 def upstream_connects(children: Children, proxy: Child, port: int, script: Path,
                       connections: int, core: int | None) -> tuple[int, int]:
-    """(connect() calls, requests) of the proxy's processes during a 1-second wrk run after
-    warm-up: with working upstream keep-alive the connections are reused and this is ~0."""
+    """(connect() calls, requests) of the proxy's processes in the last REUSE_RUN -
+    REUSE_SETTLE seconds of a wrk run under `strace -e trace=connect`. Not counted: the
+    start of the run, where the proxy re-opens the upstream connections it closed when the
+    previous wrk run ended with requests in flight (up to one per client connection, once
+    per run). With upstream keep-alive working the count is ~0; without, one per request."""
     trace = children.logdir / f"connects-{proxy.name}.txt"
     attach = [a for pid in process_tree(proxy.pid) for a in ("-p", str(pid))]
-    tracer = children.start(f"strace-{proxy.name}", ["strace", "-f", "-qq", "-e",
-                                                     "trace=connect", "-o", str(trace), *attach])
+    tracer = children.start(f"strace-{proxy.name}", [
+        "strace", "-f", "-qq", "-ttt", "-e", "trace=connect", "-o", str(trace), *attach])
     try:
         time.sleep(0.5)  # attached
-        result = run_wrk(children, script, port, connections, SLICE, core)
+        start = time.time()
+        result = run_wrk(children, script, port, connections, REUSE_RUN, core)
     finally:
         children.stop(tracer)
-    calls = sum("connect(" in line for line in trace.read_text(errors="replace").splitlines())
-    return calls, result.requests
+    calls = sum(1 for when in _connect_times(trace) if when >= start + REUSE_SETTLE)
+    counted = (REUSE_RUN - REUSE_SETTLE) / REUSE_RUN
+    return calls, round(result.requests * counted)
+
+
+def _connect_times(trace: Path) -> list[float]:
+    """The timestamps of the connect() lines of `strace -f -ttt` ("PID EPOCH connect(...")."""
+    times = []
+    for line in trace.read_text(errors="replace").splitlines():
+        fields = line.split(maxsplit=2)
+        if len(fields) == 3 and fields[2].startswith("connect("):
+            times.append(float(fields[1]))
+    return times
 
 
 @dataclass
@@ -269,6 +287,12 @@ class Tally:
     @property
     def cpu_us(self) -> float:
         return self.cpu / max(self.requests, 1) * 1e6
+
+    @property
+    def busy(self) -> float:
+        """The proxy's share of its core: near 1 it is the bottleneck and req/s measures
+        its capacity; well below, the load generator's core sets the pace."""
+        return self.cpu / self.seconds if self.seconds else 0.0
 
     @property
     def p99(self) -> float:
@@ -307,7 +331,8 @@ def print_round(rnd: int, connections: int, tallies: dict[str, Tally]) -> None:
     for name in PROXIES:
         t = tallies[name]
         print(f"  round {rnd} {name:<16} c={connections:<4} {t.rps:>9,.0f} req/s "
-              f"p99 {t.p99:6.2f} ms cpu {t.cpu_us:5.1f} us/req errors {t.errors}")
+              f"p99 {t.p99:6.2f} ms cpu {t.cpu_us:5.1f} us/req busy {t.busy:4.0%} "
+              f"errors {t.errors}")
     base = tallies[PLAIN]
     ratios = ", ".join(f"{SHORT[name]} x{tallies[name].rps / base.rps:.2f} req/s "
                        f"x{tallies[name].cpu_us / base.cpu_us:.2f} cpu/req"
@@ -324,8 +349,10 @@ def print_summary(results: dict[tuple[str, int], list[Tally]], conns: list[int])
     for c in conns:
         med = {n: statistics.median(t.rps for t in results[(n, c)]) for n in PROXIES}
         errors = sum(t.errors for n in PROXIES for t in results[(n, c)])
-        print(f"  c={c:<4} median req/s: plain {med[PLAIN]:,.0f}, hotdeploy "
-              f"{med[HOTDEPLOY]:,.0f}, floor {med[FLOOR]:,.0f}; errors {errors}")
+        busy = {n: statistics.median(t.busy for t in results[(n, c)]) for n in PROXIES}
+        print(f"  c={c:<4} median req/s (proxy core busy): "
+              + ", ".join(f"{SHORT[n]} {med[n]:,.0f} ({busy[n]:.0%})" for n in PROXIES)
+              + f"; errors {errors}")
         for name in (HOTDEPLOY, FLOOR):
             pairs = list(zip(results[(name, c)], results[(PLAIN, c)], strict=True))
             rps = [t.rps / p.rps for t, p in pairs]
@@ -351,12 +378,12 @@ def check_reuse(children: Children, setup: Setup, proxies: dict[str, Child], scr
     parts = []
     for name in PROXIES:
         port = setup.ports[name].proxy
-        run_wrk(children, script, port, connections, 1, core)  # fill the keep-alive pool
         calls, requests = upstream_connects(children, proxies[name], port, script,
                                             connections, core)
         parts.append(f"{name} {calls} in {requests:,} requests")
         reused &= calls * 100 < requests  # well under one connect() per 100 requests
-    print(f"  upstream connect() calls, 1 s at c={connections} after warm-up: "
+    print(f"  upstream connect() calls, c={connections}, last {REUSE_RUN - REUSE_SETTLE:.0f} s "
+          f"of a {REUSE_RUN} s run: "
           f"{'; '.join(parts)}")
     return reused
 
