@@ -2,6 +2,7 @@
 """Instructions per request of plain nginx, hotdeploy's live mode and the Lua floor.
 
     python bench/nginx_instructions.py [--seconds 10] [--connections 16] [--only NAME,...]
+                                       [--keep DIR]
 
 The three nginx configurations of bench/nginx_engine.py (same files, same backends), each run
 in turn under valgrind's callgrind with `-g "master_process off;"` (one process: a worker
@@ -44,7 +45,7 @@ VALGRIND_START = 60.0  # nginx with LuaJIT under callgrind starts in a few secon
 
 
 def count(children: Children, setup: Setup, name: str, script: Path, seconds: int,
-          connections: int) -> tuple[float, int]:
+          connections: int, keep: Path | None = None) -> tuple[float, int]:
     """(user instructions per request, requests) of one configuration under callgrind."""
     out = setup.work / f"cg-{name.replace(' ', '-')}"
     out.mkdir()
@@ -65,6 +66,10 @@ def count(children: Children, setup: Setup, name: str, script: Path, seconds: in
         if not dumps or not result.requests or result.errors:
             raise BenchError(f"{name}: {len(dumps)} dumps, {result.requests} requests, "
                              f"{result.errors} errors\n{proxy.tail()}")
+        if keep is not None:  # for callgrind_annotate: where the instructions go
+            keep.mkdir(parents=True, exist_ok=True)
+            for dump in dumps:
+                shutil.copy(dump, keep / f"{name.replace(' ', '-')}.{dump.name}")
         return _callgrind_totals(dumps) / result.requests, result.requests
     finally:
         children.stop(proxy)
@@ -76,6 +81,8 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     p.add_argument("--only", default=",".join(PROXIES),
                    help=f"comma-separated subset of: {', '.join(PROXIES)}")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="copy the callgrind dumps here (NAME.cg.PID.N) for callgrind_annotate")
     p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     args = p.parse_args()
     names = [n for n in PROXIES if n in args.only.split(",")]
@@ -92,7 +99,8 @@ def main() -> int:
         start_backends(children, setup, LOAD_CORE)
         script = write_script(work)
         for name in names:
-            rows[name] = count(children, setup, name, script, args.seconds, args.connections)
+            rows[name] = count(children, setup, name, script, args.seconds, args.connections,
+                               args.keep)
     except BenchError as exc:
         print(f"bench failed: {exc}")
         return 1
