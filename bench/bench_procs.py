@@ -157,6 +157,16 @@ def cpu_seconds(root: int) -> float:
     return ticks / CLK_TCK
 
 
+def steal_seconds() -> float:
+    """Time the hypervisor ran something else while this machine's vCPUs wanted to run, summed
+    over all CPUs (proc(5), /proc/stat: the 8th value of the `cpu` line). A virtual machine
+    shares its cores with neighbours; a run that loses a fifth of its core to them measures the
+    neighbours, not the proxy."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return int(fields[8]) / CLK_TCK if len(fields) > 8 else 0.0
+
+
 def rss_bytes(root: int) -> int:
     """Resident set size summed over the process tree (an nginx master and worker share
     pages, so nginx's figure is an upper bound)."""

@@ -38,6 +38,7 @@ class Run:
     round: int
     wrk: WrkResult
     cpu_us: float | None  # the measured process tree's CPU time per request, microseconds
+    steal: float = 0.0  # share of the machine's CPU time the hypervisor took during the run
 
     def metric(self, name: str) -> float:
         if name == "cpu_us":
@@ -46,7 +47,8 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "target": self.target, "connections": self.connections,
-                "round": self.round, "cpu_us_per_request": self.cpu_us, **self.wrk.to_json()}
+                "round": self.round, "cpu_us_per_request": self.cpu_us, "steal": self.steal,
+                **self.wrk.to_json()}
 
 
 def medians(runs: list[Run], target: str, connections: int) -> dict[str, float] | None:
