@@ -22,11 +22,14 @@ from hotdeploy import defaults as d
 from hotdeploy.proxy import connection_stats, lingering, pages
 from hotdeploy.proxy.access import allowed, real_ip
 from hotdeploy.proxy.body_file import BodyFile
+from hotdeploy.proxy.clock import close_reading, open_reading
+from hotdeploy.proxy.clock import now as clock_now
 from hotdeploy.proxy.exchange import Exchange
 from hotdeploy.proxy.limiting import release as release_limits
 from hotdeploy.proxy.normalize import normalize_path
+from hotdeploy.proxy.plan import LocationPlan
 from hotdeploy.proxy.request import Request, log_context, request_error_log
-from hotdeploy.proxy.response_head import lower_name
+from hotdeploy.proxy.response_head import LAYOUT_LIMIT, lower_name
 from hotdeploy.proxy.responses import GeneratedResponses
 from hotdeploy.proxy.rewrite import process as run_rewrites
 from hotdeploy.proxy.static import serve as serve_static
@@ -102,6 +105,13 @@ class ClientConnection(GeneratedResponses):
     timed_out = False  # a client timeout ends this connection
     merge_slashes = True  # the default server's `merge_slashes` (nginx reads it there too)
     line_data = b""  # the feed the request being parsed began in (see on_headers_complete)
+    # The last request's route on this connection: a keep-alive client asks the same host
+    # and path again and again, and two string compares cost less than hashing both afresh
+    # for Runtime.route's tables. Tied to the runtime, so a reload routes anew.
+    route_runtime: Any = None
+    route_host: str | None = None
+    route_path = ""
+    route_plan: LocationPlan | None = None
 
     def __init__(self, holder: RuntimeHolder, listen_key: tuple[str, int],
                  tracker: ConnectionTracker, loop: asyncio.AbstractEventLoop) -> None:
@@ -129,6 +139,13 @@ class ClientConnection(GeneratedResponses):
         self.timer_kind = ""
         self.feeding = False  # inside data_received's parser feed
         self.pending_timeout = 0.0  # a timer armed during the feed, set after it
+        # The last request's header names by position, and its Host: a client sends the same
+        # names in the same order on every request of a connection, and a compare with the
+        # name at the same place costs less than hashing the parser's new bytes afresh.
+        self.name_layout: list[bytes] = []
+        self.lower_layout: list[bytes] = []
+        self.host_value = b"\x00"  # never a valid Host value
+        self.host_name = ""
         batch = tracker.batch
         if batch is None or batch.loop is not loop:
             batch = tracker.batch = WriteBatch(loop)
@@ -196,6 +213,7 @@ class ClientConnection(GeneratedResponses):
         retry: bytes | None = None
         if self.cur is None:
             self.line_data = data  # a request begins here: its request line opens `data`
+        open_reading()
         try:
             self.parser.feed_data(data)
             cur = self.cur
@@ -222,6 +240,7 @@ class ClientConnection(GeneratedResponses):
                 if retry is None:
                     self._parse_error(reason)
         finally:
+            close_reading()
             self.feeding = False
             timeout = self.pending_timeout
             if timeout:
@@ -378,7 +397,7 @@ class ClientConnection(GeneratedResponses):
     def on_message_begin(self) -> None:
         self.cur = Request(self.remote_addr, self.remote_port, self.server_addr,
                            self.server_port, self.cid, self.requests + len(self.queue) + 1,
-                           monotonic())
+                           clock_now())
         if self.tls_port:
             self.cur.tls = self.ssl_object
         self.head_bytes = 0
@@ -405,11 +424,19 @@ class ClientConnection(GeneratedResponses):
             req.error = 494
             req.close_after = True  # the rest of the head is unread: no next request
             raise _Abort
-        lname = _REQUEST_NAMES.get(name)
-        if lname is None:
-            lname = self._check_name(name)
-            if lname is None:
-                return  # ignore_invalid_headers: the line is dropped
+        at = len(req.headers)
+        names = self.name_layout
+        lname: bytes | None
+        if at < len(names) and names[at] == name:
+            lname = self.lower_layout[at]
+        else:
+            lname = _REQUEST_NAMES.get(name)
+            if lname is not None:
+                self._remember_name(at, name, lname)
+            else:
+                lname = self._check_name(name)
+                if lname is None:
+                    return  # ignore_invalid_headers: the line is dropped
         req.headers.append((lname, name, value))
         if lname not in _SPECIAL_HEADERS:
             return
@@ -417,11 +444,17 @@ class ClientConnection(GeneratedResponses):
             if req.host:
                 req.error = req.error or 400  # nginx: "client sent duplicate host header"
                 return
-            host = _HOSTS.get(value)
-            if host is None:
-                host = normalize_host(value) or ""
-                if len(_HOSTS) < _CACHE_LIMIT:
-                    _HOSTS[value] = host
+            if value == self.host_value:
+                host = self.host_name
+            else:
+                found = _HOSTS.get(value)
+                if found is None:
+                    host = normalize_host(value) or ""
+                    if len(_HOSTS) < _CACHE_LIMIT:
+                        _HOSTS[value] = host
+                else:
+                    host = found
+                self.host_value, self.host_name = value, host
             if not host:
                 req.error = req.error or 400  # nginx: "client sent invalid host header"
             req.host = host
@@ -447,6 +480,16 @@ class ClientConnection(GeneratedResponses):
             req.has_connection = True
         elif lname == b"proxy-connection":
             req.proxy_connection = True
+
+    def _remember_name(self, at: int, name: bytes, lname: bytes) -> None:
+        """Keep a valid name (one _REQUEST_NAMES knows) as the one at position `at` of this
+        connection's header layout; bounded, so only the first LAYOUT_LIMIT positions."""
+        if at < len(self.name_layout):
+            self.name_layout[at] = name
+            self.lower_layout[at] = lname
+        elif at < LAYOUT_LIMIT:
+            self.name_layout.append(name)
+            self.lower_layout.append(lname)
 
     def _check_name(self, name: bytes) -> bytes | None:
         """A request header name not seen before: its lower case, or None to drop the line
@@ -513,7 +556,13 @@ class ClientConnection(GeneratedResponses):
         req.path = normalized
         runtime = self.holder.current
         req.runtime = runtime
-        plan = runtime.route(self.listen_key, req.host or None, normalized)
+        host = req.host or None
+        plan = self.route_plan
+        if (plan is None or runtime is not self.route_runtime or normalized != self.route_path
+                or host != self.route_host):
+            plan = runtime.route(self.listen_key, host, normalized)
+            self.route_runtime, self.route_host = runtime, host
+            self.route_path, self.route_plan = normalized, plan
         if plan.script and not req.error:
             if plan.settings.internal and plan.server.rewrites is None:
                 req.error = 404  # `internal`: checked before the location's own rewrites
@@ -743,7 +792,7 @@ class ClientConnection(GeneratedResponses):
         # connection older than keepalive_time get "Connection: close".
         return (settings.keepalive_timeout > 0
                 and self.requests + 1 < settings.keepalive_requests
-                and monotonic() - self.born < settings.keepalive_time)
+                and clock_now() - self.born < settings.keepalive_time)
 
     def finish(self, req: Request) -> None:
         """The response to `req` is complete: log it, then the next request or keep-alive."""
@@ -804,7 +853,7 @@ class ClientConnection(GeneratedResponses):
             status = 501 if reason in _TE_REFUSED and not duplicate else 400
         if req is None:
             req = Request(self.remote_addr, self.remote_port, self.server_addr,
-                          self.server_port, self.cid, self.requests + 1, monotonic())
+                          self.server_port, self.cid, self.requests + 1, clock_now())
         self.cur = None
         self.parser_dead = True
         if req.error and req in self.queue:

@@ -1,4 +1,6 @@
-"""Wall-clock strings formatted at most once per second (nginx caches its time strings too)."""
+"""The proxy's clocks: wall-clock strings formatted at most once per second, and one reading of
+the monotonic clock per read callback (nginx caches both: ngx_time_update runs once per
+event-loop iteration, and every timer and time variable of that iteration reads the cache)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,34 @@ from typing import Final
 
 # Final, not an imported name: compiled, a read of a plain module global is a dict lookup.
 wall_seconds: Final = time.time
+monotonic: Final = time.monotonic
+
+
+class _Reading:
+    """time.monotonic() as read when the read callback being run began; 0.0 outside one.
+    A request is begun, sent upstream, answered and logged inside one or two such callbacks,
+    which read the clock eight times between them: one reading each serves them all."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+
+READING: Final = _Reading()
+
+
+def open_reading() -> None:
+    """At the start of a read callback (closed in its `finally` by close_reading)."""
+    READING.at = monotonic()
+
+
+def close_reading() -> None:
+    READING.at = 0.0  # outside a callback `now()` reads the clock itself: never a stale value
+
+
+def now() -> float:
+    """time.monotonic(), as read at the start of the current read callback if one runs."""
+    at = READING.at
+    return at if at != 0.0 else monotonic()
 
 
 class _Strings:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httptools
 
 from hotdeploy.proxy import pages
+from hotdeploy.proxy.clock import now as clock_now
 from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
 from hotdeploy.proxy.request import log_context, request_error_log
 from hotdeploy.proxy.response_head import client_head
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 # $upstream_status text for the usual codes, without a str() per response.
 # Module constants are Final: compiled, a plain module global is a dictionary lookup on
 # every read, a Final one a load (the request path reads several per request).
-monotonic: Final = time.monotonic
 _RETRYABLE: Final = RETRYABLE_STATUSES
 _STATUS_TEXT: Final = {code: str(code) for code in range(100, 600)}
 
@@ -103,7 +103,7 @@ class Exchange:
         self.pool = runtime.pools.get(plan.upstream) if plan.upstream_keepalive else None
         key = plan.hash_key.render(req) if plan.hash_key is not None else None
         self.attempt = Attempt(req.remote_addr, key)
-        self.started = monotonic()  # proxy_next_upstream_timeout counts from here
+        self.started = clock_now()  # proxy_next_upstream_timeout counts from here
         if not req.complete and not proxy.request_buffering:
             # proxy_request_buffering off: the body is forwarded while it arrives (not for a
             # chunked body to an HTTP/1.0 upstream: without a length it must be buffered,
@@ -162,7 +162,7 @@ class Exchange:
         self._try_next()
 
     def _try_next(self) -> None:
-        now = monotonic()
+        now = clock_now()
         group: PeerGroup = self.group  # typed locals: native calls in the compiled module
         peer = group.select(self.attempt, now)
         if peer is None:
@@ -196,7 +196,7 @@ class Exchange:
             self._log("alert", f"{limit} worker_connections are not enough while connecting "
                                "to upstream")
             self._record_attempt(0, "500")
-            self.group.release(self.peer, False, monotonic())
+            self.group.release(self.peer, False, clock_now())
             self.finished = True
             self.client.respond(self.req, 500)
             return
@@ -212,11 +212,11 @@ class Exchange:
         try:
             if tls is None:
                 _, conn = await loop.create_connection(  # type: ignore[type-var]
-                    lambda: UpstreamConnection(peer, monotonic(), tracker), peer.spec.host,
+                    lambda: UpstreamConnection(peer, clock_now(), tracker), peer.spec.host,
                     peer.spec.port)
             else:  # proxy_pass https://
                 _, conn = await open_tls(
-                    loop, lambda: UpstreamConnection(peer, monotonic(), tracker),
+                    loop, lambda: UpstreamConnection(peer, clock_now(), tracker),
                     peer.spec.host, peer.spec.port, self.runtime.config.tls.upstream[tls], tls)
         except BaseException as exc:
             tracker.upstream -= 1  # no connection: UpstreamConnection never took over the count
@@ -234,7 +234,7 @@ class Exchange:
         if self.finished or peer is not self.peer:
             conn.close()
             return
-        self.connect_time = monotonic() - self.attempt_started
+        self.connect_time = clock_now() - self.attempt_started
         if self.plan.upstream_rcvbuf:
             _bound_reads(conn, self.plan.upstream_rcvbuf)
         self._send(conn)
@@ -388,7 +388,7 @@ class Exchange:
             return
         self.status = status
         self.header_done = True
-        self.header_time = monotonic() - self.attempt_started
+        self.header_time = clock_now() - self.attempt_started
         conn = self.conn
         if conn is not None and conn.received > self.plan.header_limit \
                 and self._head_size() > self.plan.header_limit:
@@ -521,7 +521,7 @@ class Exchange:
     def _record_attempt(self, status: int, text: str = "", now: float = 0.0) -> None:
         """One entry of $upstream_addr, $upstream_status (`text` overrides the status, as
         for a failed attempt answered 502/504) and the $upstream_*_time variables."""
-        elapsed = (now or monotonic()) - self.attempt_started
+        elapsed = (now or clock_now()) - self.attempt_started
         peer: Peer = self.peer
         req = self.req
         conn = self.conn
@@ -560,7 +560,7 @@ class Exchange:
         if out:
             client.send(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
-        now = monotonic()
+        now = clock_now()
         self._record_attempt(self.status, now=now)
         if conn is not None:
             peer.received += conn.received
@@ -596,7 +596,7 @@ class Exchange:
             self.conn.close()
             self.conn = None
         self._record_attempt(self.status)
-        self.group.release(self.peer, failed, monotonic())
+        self.group.release(self.peer, failed, clock_now())
         self.client.abort(self.req)
 
     def client_lost(self) -> None:
@@ -613,7 +613,7 @@ class Exchange:
             self.conn = None
         if self.peer is not None:
             self._record_attempt(self.status)
-            self.group.release(self.peer, False, monotonic())
+            self.group.release(self.peer, False, clock_now())
         if not self.response_started:
             self.req.status = 499  # nginx's "client closed request"
 
@@ -622,7 +622,7 @@ class Exchange:
         proxy = self.proxy
         return decide(kind, self.plan.next_upstream, self.req.method, self.sent,
                       self.response_started, self.tries, proxy.next_upstream_tries,
-                      self.group.max_tries, monotonic() - self.started,
+                      self.group.max_tries, clock_now() - self.started,
                       proxy.next_upstream_timeout, body_streamed=self.body_sent)
 
     def _close_attempt(self) -> None:
@@ -643,7 +643,7 @@ class Exchange:
         code = self.last_code = 504 if kind == "timeout" else 502
         self._record_attempt(0, str(code))
         decision = self._decide(kind)
-        self.group.release(self.peer, decision.counts_as_failure, monotonic())
+        self.group.release(self.peer, decision.counts_as_failure, clock_now())
         if decision.retry:
             self.peer.retries += 1  # this failed attempt is passed to the next server
             self._try_next()
@@ -656,7 +656,7 @@ class Exchange:
     def _retry_after_status(self, kind: FailureKind, failed: bool) -> None:
         self._close_attempt()
         self._record_attempt(self.status)
-        self.group.release(self.peer, failed, monotonic())
+        self.group.release(self.peer, failed, clock_now())
         self.peer.retries += 1
         self._try_next()
 
@@ -664,7 +664,7 @@ class Exchange:
         self._close_attempt()
         self._record_attempt(status)
         self.finished = True
-        self.group.release(self.peer, self.peer_failed, monotonic())
+        self.group.release(self.peer, self.peer_failed, clock_now())
         self.client.respond(self.req, status)
 
     def on_timeout(self) -> None:

@@ -33,6 +33,7 @@ CONNECTION_VALUES_PLAIN: Final = frozenset({b"close", b"keep-alive"})
 # that an upstream inventing names cannot grow it.
 HEADER_NAMES: Final[dict[bytes, bytes]] = {}
 HEADER_NAMES_LIMIT: Final = 1024
+LAYOUT_LIMIT: Final = 32  # header positions remembered per plan (LocationPlan.layout_names)
 
 
 def lower_name(name: bytes) -> bytes:
@@ -110,19 +111,39 @@ def header_action(plan: LocationPlan, name: bytes) -> int:
     return action
 
 
+def _remembered_action(plan: LocationPlan, name: bytes, at: int) -> int:
+    """The action of `name`, the header at position `at`, which is then remembered there in
+    the plan's layout (bounded: a response with more headers keeps only the first ones)."""
+    action = plan.header_actions.get(name)
+    if action is None:
+        action = header_action(plan, name)
+    if at < len(plan.layout_names):
+        plan.layout_names[at] = name
+        plan.layout_actions[at] = action
+    elif at < LAYOUT_LIMIT:
+        plan.layout_names.append(name)
+        plan.layout_actions.append(action)
+    return action
+
+
 def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                 plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
     """The common case in one pass: a 2xx-5xx response delimited by Content-Length whose
     Connection header names nothing else. Anything unusual goes to `_client_head_general`."""
     if status < 200:
         return _client_head_general(status, reason, headers, plan, req, keep)
-    actions = plan.header_actions
+    layout_names = plan.layout_names
+    layout_actions = plan.layout_actions
+    known = len(layout_names)
     parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
     has_length = False
+    at = 0
     for name, value in headers:
-        action = actions.get(name)
-        if action is None:
-            action = header_action(plan, name)
+        if at < known and layout_names[at] == name:
+            action = layout_actions[at]
+        else:
+            action = _remembered_action(plan, name, at)
+        at += 1
         if action == HEADER_PASS:
             pass
         elif action == HEADER_LENGTH:

@@ -7,7 +7,9 @@ when the handle fires early it re-schedules itself for the current deadline.
 Deadlines are on time.monotonic(), the clock the loop's own time is read from (libuv's
 uv_now, CLOCK_MONOTONIC in milliseconds, cached per iteration): reading it directly is a
 plain call, where loop.time() is a method call on an untyped object, and a deadline may only
-come a millisecond later than the loop's clock would have put it.
+come a millisecond later than the loop's clock would have put it. A deadline set inside a read
+callback counts from that callback's reading (clock.now), as nginx's timers count from the
+time cached for the event-loop iteration; whether it has passed is asked of the clock itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import asyncio
 from collections.abc import Callable
 from time import monotonic as _monotonic
 from typing import Final
+
+from hotdeploy.proxy.clock import now
 
 # Final: compiled, a read of a plain module global is a dictionary lookup.
 monotonic: Final = _monotonic
@@ -33,7 +37,7 @@ class Deadline:
 
     def set(self, timeout: float) -> None:
         """Fire `timeout` seconds from now (replacing any earlier deadline)."""
-        when = self.when = monotonic() + timeout
+        when = self.when = now() + timeout
         if self._handle is None or self._at > when:
             if self._handle is not None:
                 self._handle.cancel()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from hotdeploy.proxy.clock import close_reading, open_reading
 from hotdeploy.upstream.peer import Peer
 
 if TYPE_CHECKING:
@@ -49,7 +50,11 @@ class UpstreamConnection:
         self.received += len(data)
         exchange = self.exchange
         if exchange is not None:
-            exchange.upstream_data(data)
+            open_reading()
+            try:
+                exchange.upstream_data(data)
+            finally:
+                close_reading()
         elif self.tunnel is not None:
             self.tunnel.upstream_data(data)
         else:
