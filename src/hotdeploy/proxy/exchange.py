@@ -536,8 +536,8 @@ class Exchange:
             responses = peer.responses
             cls = status // 100 - 1
             if 0 <= cls < 5:
-                responses[cls] += 1
-            responses[5] += 1
+                responses[cls] = responses[cls] + 1  # typed: no generic in-place add
+            responses[5] = responses[5] + 1
 
     def _complete(self, reuse: bool) -> None:
         self.finished = True

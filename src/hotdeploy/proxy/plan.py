@@ -112,11 +112,13 @@ class LocationPlan:
     # HEADER_* codes): filled as names are first seen, so a response pays one dict lookup per
     # header instead of lowering it and testing it against the drop and rewrite sets.
     header_actions: dict[bytes, int] = field(default_factory=dict)
-    # The names and actions of the last response's headers, by position: an upstream sends
-    # the same names in the same order response after response, so client_head compares each
-    # name with the one at its place (a memcmp) before paying a hash and a dict lookup.
-    layout_names: list[bytes] = field(default_factory=list)
-    layout_actions: list[int] = field(default_factory=list)
+    # The last responses' headers by position (response_head.HeaderSlot: name, action, last
+    # line): an upstream sends the same names in the same order response after response.
+    layout: list[Any] = field(default_factory=list)
+    # The status line and Server header last written for this location (response_head).
+    head_status: int = 0
+    head_reason: bytes = b""
+    head_line: bytes = b""
     # `gzip on` here: proxied responses are checked for compression (static.gzip_upstream_head).
     gzip: bool = False
     charset: bool = False  # `charset NAME` here: added to proxied Content-Types

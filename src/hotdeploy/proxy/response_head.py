@@ -33,7 +33,7 @@ CONNECTION_VALUES_PLAIN: Final = frozenset({b"close", b"keep-alive"})
 # that an upstream inventing names cannot grow it.
 HEADER_NAMES: Final[dict[bytes, bytes]] = {}
 HEADER_NAMES_LIMIT: Final = 1024
-LAYOUT_LIMIT: Final = 32  # header positions remembered per plan (LocationPlan.layout_names)
+LAYOUT_LIMIT: Final = 32  # header positions remembered per plan and per client connection
 
 
 def lower_name(name: bytes) -> bytes:
@@ -111,39 +111,62 @@ def header_action(plan: LocationPlan, name: bytes) -> int:
     return action
 
 
-def _remembered_action(plan: LocationPlan, name: bytes, at: int) -> int:
-    """The action of `name`, the header at position `at`, which is then remembered there in
-    the plan's layout (bounded: a response with more headers keeps only the first ones)."""
+class HeaderSlot:
+    """One position of a location's response header layout (LocationPlan.layout): the name
+    last seen there, what client_head does with it, and the line last written for it."""
+
+    def __init__(self, name: bytes, action: int) -> None:
+        self.name = name
+        self.action = action
+        self.value = b"\r"  # no value: llhttp refuses a CR inside one
+        self.line = b""
+
+
+def _slot(plan: LocationPlan, name: bytes, at: int) -> HeaderSlot:
+    """A slot for `name` at position `at`, remembered in the plan's layout (bounded: a
+    response with more headers than LAYOUT_LIMIT gets slots that are not kept)."""
     action = plan.header_actions.get(name)
     if action is None:
         action = header_action(plan, name)
-    if at < len(plan.layout_names):
-        plan.layout_names[at] = name
-        plan.layout_actions[at] = action
+    slot = HeaderSlot(name, action)
+    layout = plan.layout
+    if at < len(layout):
+        layout[at] = slot
     elif at < LAYOUT_LIMIT:
-        plan.layout_names.append(name)
-        plan.layout_actions.append(action)
-    return action
+        layout.append(slot)
+    return slot
+
+
+def _head_line(plan: LocationPlan, status: int, reason: bytes) -> bytes:
+    """`HTTP/1.1 200 OK` CRLF `Server: nginx` CRLF, remembered for the plan's last status
+    and reason (an upstream answers the same status line again and again)."""
+    if status != plan.head_status or reason != plan.head_reason:
+        plan.head_line = _status_line(status) + reason + b"\r\n" + SERVER_HEADER
+        plan.head_status, plan.head_reason = status, reason
+    return plan.head_line
 
 
 def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                 plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
     """The common case in one pass: a 2xx-5xx response delimited by Content-Length whose
-    Connection header names nothing else. Anything unusual goes to `_client_head_general`."""
+    Connection header names nothing else. Anything unusual goes to `_client_head_general`.
+
+    Each header is met at its position in the plan's layout: the same name as last time is
+    a memcmp instead of a hash and a lookup, and the same value reuses the line already
+    joined, so the head is joined from a handful of lines rather than four parts a header."""
     if status < 200:
         return _client_head_general(status, reason, headers, plan, req, keep)
-    layout_names = plan.layout_names
-    layout_actions = plan.layout_actions
-    known = len(layout_names)
-    parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
+    layout = plan.layout
+    known = len(layout)
+    parts = [_head_line(plan, status, reason), date_header()]
     has_length = False
     at = 0
     for name, value in headers:
-        if at < known and layout_names[at] == name:
-            action = layout_actions[at]
-        else:
-            action = _remembered_action(plan, name, at)
+        slot: HeaderSlot | None = layout[at] if at < known else None
+        if slot is None or slot.name != name:
+            slot = _slot(plan, name, at)
         at += 1
+        action = slot.action
         if action == HEADER_PASS:
             pass
         elif action == HEADER_LENGTH:
@@ -157,13 +180,15 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                 return _client_head_general(status, reason, headers, plan, req, keep)
             continue
         elif action == HEADER_REWRITE:
-            value = plan.rewrites.apply(lower_name(name), value, req)
+            # rewritten per request: never a remembered line
+            parts += (name, b": ", plan.rewrites.apply(lower_name(name), value, req), b"\r\n")
+            continue
         else:
             return _client_head_general(status, reason, headers, plan, req, keep)
-        parts.append(name)
-        parts.append(b": ")
-        parts.append(value)
-        parts.append(b"\r\n")
+        if value != slot.value:
+            slot.value = value
+            slot.line = name + b": " + value + b"\r\n"
+        parts.append(slot.line)
     if not has_length and not (req.method == "HEAD" or status == 204 or status == 304):
         return _client_head_general(status, reason, headers, plan, req, keep)
     if keep:
@@ -181,7 +206,7 @@ def _client_head_general(status: int, reason: bytes, headers: list[tuple[bytes, 
     hide = plan.hide
     has_length = chunked = False
     named: set[bytes] | None = None
-    parts = [_status_line(status), reason, b"\r\n", SERVER_HEADER, date_header()]
+    parts = [_head_line(plan, status, reason), date_header()]
     kept: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         lname = name.lower()
