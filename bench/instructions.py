@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Instructions and system calls per proxied request: `hotdeploy lb` against nginx.
+"""Instructions and system calls per proxied request: `hotdeploy lb` against nginx (and the
+python floor, bench/floor_proxy.py).
 
     python bench/instructions.py [--seconds 10] [--connections 8] [--python PY] [--keep DIR]
+                                 [--only nginx|hotdeploy|floor]
 
 Requests/s on a shared 2-core machine move by ±10% from run to run; these two figures do not.
 Each proxy runs under valgrind's callgrind (user-space instructions, counted exactly) and then
@@ -121,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nginx", default="nginx")
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="copy the callgrind dumps here (NAME.cg.PID.N) for callgrind_annotate")
-    parser.add_argument("--only", choices=("nginx", "hotdeploy"), default=None,
-                        help="measure one proxy (ratios need both)")
+    parser.add_argument("--only", choices=("nginx", "hotdeploy", "floor"), default=None,
+                        help="measure one proxy (ratios need nginx)")
     args = parser.parse_args(argv)
     missing = [t for t in ("valgrind", "callgrind_control", "strace", "wrk", args.nginx)
                if shutil.which(t) is None]
@@ -138,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "nginx": [args.nginx, "-c", str(conf), "-p", f"{prefix}/"],
         "hotdeploy": [args.python, "-m", "hotdeploy", "lb", "-c", str(conf), "-p", f"{prefix}/"],
+        # bench/floor_proxy.py: a byte-for-byte uvloop + httptools forwarder, what the
+        # interpreter and the event loop cost before any of hotdeploy's own work
+        "floor": [args.python, str(Path(__file__).with_name("floor_proxy.py")),
+                  *(str(p) for p in (ports.proxy, ports.backend_a, ports.backend_b))],
     }
     rows: list[Counts] = []
     try:
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         children.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    base = rows[0] if rows[0].name == "nginx" else None
+    base = next((row for row in rows if row.name == "nginx"), None)
     print(f"per request, {args.connections} keep-alive connections, {args.seconds} s measured "
           f"({args.python} for hotdeploy)")
     for row in rows:

@@ -13,7 +13,6 @@ import itertools
 import socket
 import struct
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import httptools
@@ -124,7 +123,9 @@ class ClientConnection(GeneratedResponses):
         # counted the references twice and could free a WriteBatch still in use (seen as
         # "attribute 'loop' of 'WriteBatch' undefined" once no connection held it alive).
         self.transport = None
-        self.queue: deque[Request] = deque()  # [0] is the request being answered
+        # [0] is the request being answered; a list, not a deque: compiled, its append, [0] and
+        # pop(0) are native operations, a deque's are method calls (it holds a few at most)
+        self.queue: list[Request] = []
         self.cur: Request | None = None  # the request being parsed
         self.exchange: Exchange | None = None
         self.tunnel: Tunnel | None = None
@@ -807,7 +808,7 @@ class ClientConnection(GeneratedResponses):
             release_limits(req)
         queue = self.queue
         if queue and queue[0] is req:
-            queue.popleft()
+            queue.pop(0)
         if self.closed:
             return
         if req.close_after or self.parser_dead or self.shutting_down:
@@ -829,7 +830,7 @@ class ClientConnection(GeneratedResponses):
         if req.body_file is not None:
             req.body_file.close()
         if self.queue and self.queue[0] is req:
-            self.queue.popleft()
+            self.queue.pop(0)
         self.closed = True
         self.close_transport(abort=True)
 
@@ -898,7 +899,7 @@ class ClientConnection(GeneratedResponses):
         if req.body_file is not None:
             req.body_file.close()
         if self.queue and self.queue[0] is req:
-            self.queue.popleft()
+            self.queue.pop(0)
         self._log_access(req)
         if not self.closed:
             self.closed = True

@@ -47,10 +47,18 @@ class _Strings:
 
     def __init__(self) -> None:
         self.second = -1
+        self.ends = 0.0  # the monotonic time at which `second` is over
         self.date_header = b""
         self.time_local = ""
 
-    def refresh(self, second: int) -> None:
+    def refresh(self) -> None:
+        """Format the current second, if it is not the one held (the wall clock is read only
+        here: once a second, as nginx's cached time strings)."""
+        wall = wall_seconds()
+        second = int(wall)
+        self.ends = monotonic() + (second + 1 - wall)
+        if second == self.second:
+            return
         self.second = second
         self.date_header = b"Date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
         self.time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
@@ -61,17 +69,15 @@ _NOW: Final = _Strings()
 
 def date_header() -> bytes:
     """`Date: Thu, 26 Nov 2026 09:55:45 GMT\r\n` (RFC 9110 §6.6.1 IMF-fixdate)."""
-    second = int(wall_seconds())
-    now = _NOW
-    if second != now.second:
-        now.refresh(second)
-    return now.date_header
+    strings = _NOW
+    if now() >= strings.ends:
+        strings.refresh()
+    return strings.date_header
 
 
 def time_local() -> str:
     """`$time_local`: `26/Nov/2026:09:55:45 +0000`."""
-    second = int(wall_seconds())
-    now = _NOW
-    if second != now.second:
-        now.refresh(second)
-    return now.time_local
+    strings = _NOW
+    if now() >= strings.ends:
+        strings.refresh()
+    return strings.time_local
