@@ -115,3 +115,32 @@ async def test_log_format_with_json_escaping(backends, balancer):
     (line,) = lb.access_log()
     assert json.loads(line) == {"uri": "/q", "ua": 'say "hi"\\', "up": b.address, "us": "200",
                                 "st": 200}
+
+
+UPSTREAM_HTTP_CONF = """
+events {}
+http {
+  upstream backend { server UP1; }
+  log_format u '$upstream_http_x_trace|$upstream_http_content_type|$upstream_http_x_absent';
+  server {
+    listen LISTEN;
+    access_log ACCESS_LOG u;
+    location / { proxy_pass http://backend; }
+  }
+}
+"""
+
+
+async def test_upstream_http_variables_name_the_upstreams_headers(backends, balancer):
+    # nginx's $upstream_http_NAME: the upstream's header, matched without case and with `_`
+    # for `-`; not found (logged as "-", as nginx does) when the upstream did not send it.
+    def reply(backend, seen):
+        return 200, [("X-Trace", "t-1"), ("Content-Type", "text/plain")], b"ok"
+
+    (b,) = await backends(reply)
+    lb = await balancer(UPSTREAM_HTTP_CONF, UP1=b.address)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{lb.url}/")
+    assert response.headers["x-trace"] == "t-1"
+    (line,) = lb.access_log()
+    assert line == "t-1|text/plain|-"

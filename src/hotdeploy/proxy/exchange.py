@@ -17,6 +17,7 @@ import httptools
 from hotdeploy.proxy import pages
 from hotdeploy.proxy.clock import now as clock_now
 from hotdeploy.proxy.content_filters import charset_upstream_head, gzip_upstream_head
+from hotdeploy.proxy.header_fields import flat, pairs
 from hotdeploy.proxy.request import log_context, request_error_log
 from hotdeploy.proxy.response_head import client_head
 from hotdeploy.proxy.retry import RETRYABLE_STATUSES, FailureKind, decide, may_resend
@@ -118,13 +119,13 @@ class Exchange:
         # timer handle per request costs more than re-arming one).
         self.timer = client.upstream_timer
         self.out: list[bytes] = []  # client bytes produced during one feed, written once
-        self.resp_headers: list[tuple[bytes, bytes]] = []
+        self.resp_fields: list[bytes] = []  # name, value, name, value... (header_fields)
 
     def _reset_response(self) -> None:
         self.compressor = None
         self.status = 0
         self.reason = b""
-        self.resp_headers = []
+        self.resp_fields = []
         self.header_done = False
         self.interim = False
         self.length_known = False
@@ -376,14 +377,16 @@ class Exchange:
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.resp_headers.append((name, value))
+        fields = self.resp_fields
+        fields.append(name)
+        fields.append(value)
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim responses (RFC 9110 §15.2) are not forwarded: we sent the whole body.
             self.interim = True
-            self.resp_headers = []
+            self.resp_fields = []
             self.reason = b""
             return
         self.status = status
@@ -441,8 +444,8 @@ class Exchange:
         """Bytes of the status line and headers (only computed when a response's first
         reads exceed proxy_buffer_size)."""
         size = len(b"HTTP/1.1 200 \r\n\r\n") + len(self.reason)
-        for name, value in self.resp_headers:
-            size += len(name) + len(value) + 4
+        for field in self.resp_fields:
+            size += len(field) + 2  # name ": " / value CRLF
         return size
 
     def _too_big_header(self) -> None:
@@ -465,15 +468,18 @@ class Exchange:
             # before pausing the upstream (planner.response_buffer_limit).
             client.write_limit = limit
             client.transport.set_write_buffer_limits(high=limit)
-        headers = self.resp_headers
-        if self.plan.charset:
-            headers = charset_upstream_head(self.plan, headers)
-        if self.plan.gzip:
-            headers, self.compressor = gzip_upstream_head(req, self.plan, status, headers,
-                                                          time.time())
+        fields = self.resp_fields
+        if self.plan.charset or self.plan.gzip:
+            headers = pairs(fields)
+            if self.plan.charset:
+                headers = charset_upstream_head(self.plan, headers)
+            if self.plan.gzip:
+                headers, self.compressor = gzip_upstream_head(req, self.plan, status, headers,
+                                                              time.time())
+            fields = flat(headers)
         head, self.length_known, self.out_chunked, keep = client_head(
-            status, reason, headers, self.plan, req, self.client.keep_alive_for(req))
-        req.upstream_headers = self.resp_headers
+            status, reason, fields, self.plan, req, self.client.keep_alive_for(req))
+        req.upstream_headers = self.resp_fields
         self.close_before = req.close_after
         if not keep:
             req.close_after = True

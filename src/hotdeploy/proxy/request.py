@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hotdeploy.proxy import connection_stats
 from hotdeploy.proxy.clock import time_local
+from hotdeploy.proxy.header_fields import pairs
 from hotdeploy.proxy.rewrite import script_variable
 from hotdeploy.proxy.static_rules import base_paths, request_filename
 from hotdeploy.tls.variables import TLS_VARIABLES, scheme
@@ -79,7 +80,7 @@ class Request:  # a config.model.VariableSource
     body_bytes_sent = 0
     bytes_sent = 0
     # Assigned (never mutated in place): the upstream's response headers; the headers we sent.
-    upstream_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
+    upstream_headers: list[bytes] | tuple[()] = ()  # flat: name, value, ... (header_fields)
     body_file: Any = None  # a BodyFile once the body outgrew client_body_buffer_size
     resp_headers: list[tuple[bytes, bytes]] | tuple[()] = ()
     # The rewrite module (proxy.rewrite): the last regex match's groups ($0 first), the `set`
@@ -176,7 +177,7 @@ _PREFIXES: tuple[tuple[str, Callable[[Request, str], str]], ...] = (
     ("arg_", _arg),
     ("cookie_", _cookie),
     ("sent_http_", lambda r, s: _from_list(r.resp_headers, s)),
-    ("upstream_http_", lambda r, s: _from_list(r.upstream_headers, s)),
+    ("upstream_http_", lambda r, s: _from_list(pairs(r.upstream_headers), s)),
 )
 
 

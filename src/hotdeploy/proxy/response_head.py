@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from hotdeploy.proxy import expires
 from hotdeploy.proxy.clock import date_header
+from hotdeploy.proxy.header_fields import pairs
 from hotdeploy.proxy.plan import ADD_HEADER_CODES, RESPONSE_HOP, SERVER_HEADER
 from hotdeploy.proxy.static_rules import parse_http_date
 
@@ -146,22 +147,25 @@ def _head_line(plan: LocationPlan, status: int, reason: bytes) -> bytes:
     return plan.head_line
 
 
-def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+def client_head(status: int, reason: bytes, fields: list[bytes],
                 plan: LocationPlan, req: Request, keep: bool) -> ClientHead:
     """The common case in one pass: a 2xx-5xx response delimited by Content-Length whose
     Connection header names nothing else. Anything unusual goes to `_client_head_general`.
 
     Each header is met at its position in the plan's layout: the same name as last time is
     a memcmp instead of a hash and a lookup, and the same value reuses the line already
-    joined, so the head is joined from a handful of lines rather than four parts a header."""
+    joined, so the head is joined from a handful of lines rather than four parts a header.
+    `fields`: the upstream's headers, flat (header_fields)."""
     if status < 200:
-        return _client_head_general(status, reason, headers, plan, req, keep)
+        return _client_head_general(status, reason, pairs(fields), plan, req, keep)
     layout = plan.layout
     known = len(layout)
     parts = [_head_line(plan, status, reason), date_header()]
     has_length = False
     at = 0
-    for name, value in headers:
+    for index in range(0, len(fields), 2):
+        name = fields[index]
+        value = fields[index + 1]
         slot: HeaderSlot | None = layout[at] if at < known else None
         if slot is None or slot.name != name:
             slot = _slot(plan, name, at)
@@ -177,20 +181,20 @@ def client_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
             # most upstreams send exactly "keep-alive" or "close": no lower() for them
             if value != b"keep-alive" and value != b"close" \
                     and value.lower() not in CONNECTION_VALUES_PLAIN:
-                return _client_head_general(status, reason, headers, plan, req, keep)
+                return _client_head_general(status, reason, pairs(fields), plan, req, keep)
             continue
         elif action == HEADER_REWRITE:
             # rewritten per request: never a remembered line
             parts += (name, b": ", plan.rewrites.apply(lower_name(name), value, req), b"\r\n")
             continue
         else:
-            return _client_head_general(status, reason, headers, plan, req, keep)
+            return _client_head_general(status, reason, pairs(fields), plan, req, keep)
         if value != slot.value:
             slot.value = value
             slot.line = name + b": " + value + b"\r\n"
         parts.append(slot.line)
     if not has_length and not (req.method == "HEAD" or status == 204 or status == 304):
-        return _client_head_general(status, reason, headers, plan, req, keep)
+        return _client_head_general(status, reason, pairs(fields), plan, req, keep)
     if keep:
         parts.append(plan.keepalive_lines)
     else:
