@@ -29,9 +29,18 @@ local function request_key() return tonumber(ffi.cast("uintptr_t", get_request()
 local dict = ngx.shared.hotdeploy
 local M = {}
 
+-- The request path's functions as upvalues: a global or field lookup per call is a chain of
+-- guarded hash loads in every trace.
+local dict_get, dict_incr = dict.get, dict.incr
+local now_of = ngx.now
+local set_current_peer = balancer.set_current_peer
+local set_more_tries = balancer.set_more_tries
+local get_last_failure = balancer.get_last_failure
+local floor = math.floor
+
 local UPS = {}        -- upstream settings rendered into nginx.conf: method, key, health ...
 local GENERATION = "" -- digest of the configuration: a reload is confirmed when it answers
-local cache = {}      -- per worker: upstream -> {gen, list, primary, backup, ring}
+-- per worker, each upstream's view is u.view: {gen, list, primary, backup, ring ...}
 local rr = {}         -- per worker: server id -> {current, effective, weight}
 
 -- ---------------------------------------------------------------------------------------
@@ -73,15 +82,26 @@ end
 -- Counters that only the admin API reads (requests, responses, response time) are summed per
 -- worker and added to the shared dict every FLUSH seconds: the request path then touches the
 -- shared dict only for what other workers must see at once (in-flight counts, failures).
+-- One table per server id, with fixed fields ([1]..[5]: responses by status class), so a
+-- count is a field update rather than a lookup of a key string in a table of them.
 local FLUSH = 0.2
-local pending = {}
-
-local function bump(k, n) pending[k] = (pending[k] or 0) + n end
+local STATS = setmetatable({}, { __index = function(t, id)
+    local st = { 0, 0, 0, 0, 0, req = 0, tot = 0, rt = 0 }
+    t[id] = st
+    return st
+end })
 
 local function flush()
-    local batch = pending
-    pending = {}
-    for k, n in pairs(batch) do dict:incr(k, n, 0) end
+    -- No yield between a read and its reset (shared-dict calls never yield).
+    for id, st in pairs(STATS) do
+        local k = K[id]
+        if st.req ~= 0 then dict:incr(k.req, st.req, 0); st.req = 0 end
+        if st.tot ~= 0 then dict:incr(k.tot, st.tot, 0); st.tot = 0 end
+        if st.rt ~= 0 then dict:incr(k.rt, st.rt, 0); st.rt = 0 end
+        for class = 1, 5 do
+            if st[class] ~= 0 then dict:incr(k.r[class], st[class], 0); st[class] = 0 end
+        end
+    end
 end
 
 local function lock()
@@ -150,6 +170,11 @@ local function load_state(u, s)
     -- `mandatory`: checking until the first pass
     s.hs = u and u.health and (dict:get(k.hcs) or "checking") or "up"
     s.began = (s.slow_start or 0) > 0 and dict:get(k.ss) or nil
+    -- What eligible() asks of every request, decided once per snapshot: whether the server
+    -- takes requests at all, and whether its failures can rule it out (the clock then
+    -- decides, against fail_timeout). max_fails=0 disables accounting.
+    s.open = s.hs == "up" and not s.down and not s.drain
+    s.may_fail_out = s.max_fails ~= 0 and s.f >= s.max_fails
 end
 
 local function build(name, lgen)
@@ -167,6 +192,10 @@ local function build(name, lgen)
         end
         s.w = w
         s.ups = name  -- the log phase finds the upstream from the peer
+        s.st = STATS[s.id]
+        -- fields that are always there (a missing key costs a failed hash lookup per read)
+        s.ramps = (s.slow_start or 0) > 0
+        s.mc = s.max_conns or 0
     end
     local by_id = {}
     for _, s in ipairs(list) do by_id[s.id] = s end
@@ -177,17 +206,16 @@ local function build(name, lgen)
     return c
 end
 
-local function view(name)
+local function view(name, u)
     -- The version first: what is read after it is at least as new as it.
-    local gen = dict:get(GEN[name]) or 0
-    local c = cache[name]
+    local gen = dict_get(dict, u.gen_key) or 0
+    local c = u.view
     if c and c.gen == gen then return c end
     local lgen = dict:get(LGEN[name]) or 0
     if not c or c.lgen ~= lgen then c = build(name, lgen) end
-    local u = UPS[name]
     for _, s in ipairs(c.list) do load_state(u, s) end
     c.gen = gen
-    cache[name] = c
+    u.view = c
     return c
 end
 
@@ -200,13 +228,12 @@ local function failed_out(s, now, single)
     return s.f >= s.max_fails and now - s.c <= s.fail_timeout
 end
 
-local function eligible(u, s, tried, now, single)
-    if tried[s.id] or s.down or s.drain then return false end
-    if s.hs ~= "up" then return false end
-    if s.max_conns and s.max_conns > 0 and get("act", s.id, 0) >= s.max_conns then
-        return false
-    end
-    return not failed_out(s, now, single)
+local function eligible(s, tried, now, single)
+    -- s.open, s.may_fail_out: see load_state (failed_out's rule, its clock part left)
+    if not s.open or tried[s.id] then return false end
+    if s.may_fail_out and not single and now - s.c <= s.fail_timeout then return false end
+    -- max_conns counts every worker's requests in flight
+    return s.mc <= 0 or (dict_get(dict, s.k.act) or 0) < s.mc
 end
 
 -- ---------------------------------------------------------------------------------------
@@ -237,23 +264,24 @@ local function swrr(cands, now)
     -- Smooth weighted round robin: current += effective; the largest current wins and
     -- gives back the total. Weights 5,1,1 give a a b a c a a.
     local best, total = nil, 0
+    local bw
     for _, s in ipairs(cands) do
-        local w = rr[s.id]
+        local w = s.w  -- rr[s.id], set by build for the servers of the current list
         local eff = w.effective
-        if s.slow_start and s.slow_start > 0 then eff = math.min(eff, weight_of(s, now)) end
+        if s.ramps then eff = math.min(eff, weight_of(s, now)) end
         w.current = w.current + eff
         total = total + eff
         if w.effective < s.weight then w.effective = w.effective + 1 end
-        if best == nil or w.current > rr[best.id].current then best = s end
+        if best == nil or w.current > bw.current then best, bw = s, w end
     end
-    if best then rr[best.id].current = rr[best.id].current - total end
+    if bw then bw.current = bw.current - total end
     return best
 end
 
 local function eligible_of(u, group, tried, now, single)
     local out = {}
     for _, s in ipairs(group) do
-        if eligible(u, s, tried, now, single) then out[#out + 1] = s end
+        if eligible(s, tried, now, single) then out[#out + 1] = s end
     end
     return out
 end
@@ -263,7 +291,7 @@ local function least_conn(cands, now)
     -- smooth weighted round robin among the tied.
     local best, tied = nil, {}
     for _, s in ipairs(cands) do
-        local conns = get("act", s.id, 0)
+        local conns = dict_get(dict, s.k.act) or 0
         local weight = weight_of(s, now)
         if best == nil or conns * best.weight < best.conns * weight then
             best = { conns = conns, weight = weight }
@@ -310,7 +338,7 @@ local function ip_hash(u, c, tried, now, single)
     for _ = 1, 20 do
         for _, byte in ipairs(bytes) do hash = (hash * 113 + byte) % 6271 end
         local s = by_weight(c.primary, c.total, hash % c.total)
-        if eligible(u, s, tried, now, single) then return s end
+        if eligible(s, tried, now, single) then return s end
     end
     return swrr(eligible_of(u, c.primary, tried, now, single), now)
 end
@@ -329,7 +357,7 @@ local function plain_hash(u, c, tried, now, single)
         local text = rehash > 0 and (tostring(rehash) .. k) or k
         hash = hash + bit.band(bit.rshift(ngx.crc32_long(text), 16), 0x7fff)
         local s = by_weight(c.primary, c.total, hash % c.total)
-        if eligible(u, s, tried, now, single) then return s end
+        if eligible(s, tried, now, single) then return s end
     end
     return swrr(eligible_of(u, c.primary, tried, now, single), now)
 end
@@ -347,7 +375,7 @@ local function consistent_hash(u, c, tried, now, single)
     if ring[lo].hash < h then lo = 1 end
     for i = 0, math.min(#ring, 20 * 160) - 1 do
         local s = ring[(lo - 1 + i) % #ring + 1].s
-        if eligible(u, s, tried, now, single) then return s end
+        if eligible(s, tried, now, single) then return s end
     end
     return nil
 end
@@ -366,12 +394,10 @@ local function pick(u, c, group, is_backup, tried, now, single)
         local best, bw, total = nil, nil, 0
         for i = 1, #group do
             local s = group[i]
-            if eligible(u, s, tried, now, single) then
+            if eligible(s, tried, now, single) then
                 local w = s.w
                 local eff = w.effective
-                if s.slow_start and s.slow_start > 0 then
-                    eff = math.min(eff, weight_of(s, now))
-                end
+                if s.ramps then eff = math.min(eff, weight_of(s, now)) end
                 w.current = w.current + eff
                 total = total + eff
                 if w.effective < s.weight then w.effective = w.effective + 1 end
@@ -393,10 +419,11 @@ end
 
 function M.init(conf, generation, saved_file)
     UPS = cjson.decode(conf) or {}
-    for _, u in pairs(UPS) do
+    for name, u in pairs(UPS) do
         local codes = {}
         for code in pairs(u.fail_codes or {}) do codes[tonumber(code)] = true end
         u.fail_codes = codes
+        u.gen_key = GEN[name]  -- read by every request: no lookup of the name for it
     end
     GENERATION = generation
     -- A reload keeps the shared dict: servers and counters carry over. A fresh start reads
@@ -453,10 +480,10 @@ local FIRST, BEGAN, ATTEMPTS = {}, {}, {}
 function M.balance(name)
     local u = UPS[name]
     local r = request_key()
-    local c = view(name)
-    local now = ngx.now()
+    local c = view(name, u)
+    local now = now_of()
     local first = FIRST[r]
-    if first ~= nil and balancer.get_last_failure() == nil then
+    if first ~= nil and get_last_failure() == nil then
         -- Not a retry (nginx reports no previous attempt): an entry left by a request at the
         -- same address that never reached its log phase (a subrequest has none).
         first, ATTEMPTS[r] = nil, nil
@@ -466,7 +493,7 @@ function M.balance(name)
         -- nginx gives a request as many tries as the upstream has servers (primaries and
         -- backups); proxy_next_upstream_tries/timeout still bound them. The `down`
         -- placeholder gives nginx's count zero, so all of them are added here.
-        if c.n > 0 then balancer.set_more_tries(c.n) end
+        if c.n > 0 then set_more_tries(c.n) end
     else
         -- A retry: the servers this request has tried, by id (the list may have been
         -- re-read since, with new tables for the same servers).
@@ -503,14 +530,15 @@ function M.balance(name)
         s.c = now
         touch(name)
     end
-    dict:incr(k.act, 1, 0)
-    pending[k.req] = (pending[k.req] or 0) + 1
+    dict_incr(dict, k.act, 1, 0)
+    local st = s.st
+    st.req = st.req + 1
     BEGAN[r] = now
     if first == nil then FIRST[r] = s else
         local peers = ATTEMPTS[r]
         peers[#peers + 1] = s
     end
-    local ok, err = balancer.set_current_peer(s.host, s.port)
+    local ok, err = set_current_peer(s.host, s.port)
     if not ok then
         ngx.log(ngx.ERR, "set_current_peer ", s.server, ": ", err)
         return ngx.exit(502)
@@ -519,7 +547,7 @@ end
 
 local function account(name, u, s, status, header, t, now)
     local k = s.k
-    dict:incr(k.act, -1, 0)
+    dict_incr(dict, k.act, -1, 0)
     -- error/timeout/invalid_header (no header arrived: nginx answers 502/504 itself) always
     -- count as failures; a backend's own http_5xx only when listed in proxy_next_upstream.
     -- A client that went away (499, or no status at all) is not the server's failure: nginx
@@ -527,10 +555,11 @@ local function account(name, u, s, status, header, t, now)
     local failed = status ~= nil and status ~= 499 and
         (header == "-" or u.fail_codes[status] == true)
     if status and header ~= "-" then
-        local class = k.r[math.floor(status / 100)]
-        if class then bump(class, 1) end
-        bump(k.tot, 1)
-        if t then bump(k.rt, t * 1000) end
+        local st = s.st
+        local class = floor(status / 100)
+        if class >= 1 and class <= 5 then st[class] = st[class] + 1 end
+        st.tot = st.tot + 1
+        if t then st.rt = st.rt + t * 1000 end
     end
     if failed then
         dict:incr(k.f, 1, 0)
@@ -579,7 +608,7 @@ function M.log()
     local name = first.ups
     local u = UPS[name]
     local var = ngx.var
-    local now = ngx.now()
+    local now = now_of()
     if ids == nil then  -- the common case: one attempt
         local status = ngx.status
         if status >= 100 and status < 499 and not REWRITTEN[status] then
